@@ -1,0 +1,135 @@
+"""Every setting declared once, with help text; environment variables FT_<NAME> override defaults."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _setting(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class Settings:
+    # --- endpoints: services bind (*_bind) or connect (the rest) --------------------------------
+    capture_ingest: str = _setting("tcp://127.0.0.1:5550",
+                                   "Capture PULL: frames the UI relays from browsers")
+    capture_preview: str = _setting("tcp://127.0.0.1:5551",
+                                    "Capture PUB: every captured frame (JPEG) for the UI to show")
+    broker_frontend: str = _setting("tcp://127.0.0.1:5552",
+                                    "Broker ROUTER for capture sources (DEALER): frames in, credit out")
+    broker_backend: str = _setting("tcp://127.0.0.1:5553",
+                                   "Broker ROUTER for pose workers (DEALER): workers ask for frames here; "
+                                   "remote workers point at this address")
+    poses: str = _setting("tcp://127.0.0.1:5554", "Broker PUB: pose results, skips and end-of-stream")
+    classified: str = _setting("tcp://127.0.0.1:5555", "Classifier PUB: voted exercise and phase per frame")
+    coach: str = _setting("tcp://127.0.0.1:5556", "Coach PUB: coach updates, cues, session summaries")
+    audio: str = _setting("tcp://127.0.0.1:5557", "Speech PUB: rendered WAV cues")
+    health_in: str = _setting("tcp://127.0.0.1:5558", "Monitor SUB: heartbeats from every service")
+    health_out: str = _setting("tcp://127.0.0.1:5559", "Monitor PUB: health report of all services")
+    bind_host: str = _setting("", "If set, services bind on this host instead of the one in their endpoint "
+                                  "(e.g. 0.0.0.0 inside containers)")
+    # --- security ------------------------------------------------------------------------------
+    curve_dir: str = _setting("", "Folder with CURVE keys (server.key_secret, client.key_secret, *.key): "
+                                  "when set, every ZeroMQ link is authenticated and encrypted")
+    ui_host: str = _setting("127.0.0.1", "Address the web UI listens on; anything but loopback needs ui_token")
+    ui_port: int = _setting(8000, "Port of the web UI")
+    ui_token: str = _setting("", "Access token required by the UI when it listens beyond loopback")
+    # --- capture -------------------------------------------------------------------------------
+    source: str = _setting("webcam", "Frame source: 'webcam' (the browser's camera via the UI), a video FILE, "
+                                     "or a camera index N")
+    max_side: int = _setting(640, "Frames are resized so their longer side is at most this many pixels "
+                                  "before JPEG (pose accuracy is flat above ~640, cost is not)")
+    jpeg_quality: int = _setting(80, "JPEG quality of captured frames")
+    realtime: bool = _setting(True, "Replay video files at their own frame rate (False: as fast as workers go, "
+                                    "no frame dropped)")
+    loop: bool = _setting(False, "Loop a video file source forever")
+    # --- pose ----------------------------------------------------------------------------------
+    pose_workers: int = _setting(2, "Pose worker processes started by `fitness-trainer up`")
+    pose_sessions_per_worker: int = _setting(16, "Pose trackers a worker keeps (one per session, least "
+                                                 "recently used evicted)")
+    offline_window: int = _setting(8, "Offline frames per session in flight between capture and workers")
+    worker_timeout_s: float = _setting(3.0, "A worker silent this long is presumed dead; its frame is re-queued")
+    # --- classifier ----------------------------------------------------------------------------
+    models_dir: str = _setting(str(PROJECT_ROOT / "models"), "Folder with the trained models")
+    vote_window: int = _setting(9, "Frames in the majority vote of exercise and phase")
+    reorder_timeout_s: float = _setting(1.0, "How long the classifier waits for a missing frame before skipping it")
+    # --- coach ---------------------------------------------------------------------------------
+    db_path: str = _setting(str(PROJECT_ROOT / "var" / "workouts.sqlite3"),
+                            "SQLite file of the workout history (sessions, sets, reps)")
+    set_pause_s: float = _setting(8.0, "A pause this long without reps closes a set")
+    cue_interval_s: float = _setting(4.0, "The same spoken cue is repeated at most this often")
+    # --- speech --------------------------------------------------------------------------------
+    speech_cache_dir: str = _setting(str(PROJECT_ROOT / "var" / "speech-cache"), "WAV cache, one file per phrase")
+    speak_locally: bool = _setting(False, "Also play cues on this machine's speakers")
+    voice_rate: int = _setting(175, "Speech rate in words per minute")
+    # --- health --------------------------------------------------------------------------------
+    heartbeat_s: float = _setting(1.0, "Seconds between heartbeats")
+    stuck_after_s: float = _setting(10.0, "A service with no heartbeat this long is restarted")
+    max_restarts: int = _setting(5, "Restarts of one service within restart_window_s before giving up")
+    restart_window_s: float = _setting(300.0, "Window of the restart cap")
+    log_level: str = _setting("INFO", "Logging level")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+        env = os.environ if env is None else env
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get("FT_" + f.name.upper())
+            if raw is not None:
+                values[f.name] = _parse(f.type, raw, f.name)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def bind_address(self, endpoint: str) -> str:
+        """The address to bind for an endpoint others connect to."""
+        if not self.bind_host or not endpoint.startswith("tcp://"):
+            return endpoint
+        port = endpoint.rsplit(":", 1)[1]
+        return f"tcp://{self.bind_host}:{port}"
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes a child process see these settings."""
+        return {"FT_" + f.name.upper(): str(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def _parse(ftype: str, raw: str, name: str):
+    try:
+        if ftype == "bool":
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
+        if ftype == "int":
+            return int(raw)
+        if ftype == "float":
+            return float(raw)
+        return raw
+    except ValueError:
+        raise SystemExit(f"FT_{name.upper()}={raw!r} is not a valid {ftype}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
+    """Expose some settings as --options with their declared help (defaults from env)."""
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    for name in names:
+        f = fields[name]
+        flag = "--" + name.replace("_", "-")
+        if f.type == "bool":
+            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None,
+                                help=f.metadata["help"])
+        else:
+            conv = {"int": int, "float": float}.get(f.type, str)
+            parser.add_argument(flag, dest=name, type=conv, default=None,
+                                help=f"{f.metadata['help']} (default: {f.default})")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    names = {f.name for f in dataclasses.fields(Settings)}
+    return Settings.from_env(**{k: v for k, v in vars(args).items() if k in names})

@@ -1,0 +1,272 @@
+"""Every message the services exchange: typed, versioned, msgpack on the wire (see docs/PROTOCOL.md)."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import msgpack
+
+# Bump on any change a receiver of the previous version could misread.
+# Adding an optional field is not such a change: receivers ignore unknown fields.
+SCHEMA_VERSION = 1
+
+# Refuse absurd messages before msgpack allocates for them.
+MAX_BODY_BYTES = 1 << 20
+MAX_BUFFER_BYTES = 16 << 20
+
+
+class ProtocolError(ValueError):
+    """A message that cannot be decoded; `kind` names the fault for counting and logging."""
+
+    def __init__(self, kind: str, detail: str):
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+
+@dataclass(kw_only=True)
+class Message:
+    """Base of every message; its fields form the header {v, type, session, seq, ts_capture, ts_sent}."""
+
+    TYPE: ClassVar[str] = ""
+    # Fields carried as extra ZeroMQ frames (raw bytes), never inside msgpack.
+    BUFFERS: ClassVar[tuple[str, ...]] = ()
+
+    session: str = ""
+    seq: int = 0
+    ts_capture: float = 0.0
+    ts_sent: float = 0.0
+
+    def header(self) -> dict[str, Any]:
+        return {"v": SCHEMA_VERSION, "type": self.TYPE, "session": self.session, "seq": self.seq,
+                "ts_capture": self.ts_capture, "ts_sent": self.ts_sent}
+
+    def body(self) -> dict[str, Any]:
+        skip = {"session", "seq", "ts_capture", "ts_sent", *self.BUFFERS}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
+
+
+# --------------------------------------------------------------------------- frames & poses
+
+@dataclass(kw_only=True)
+class Frame(Message):
+    """One camera/video frame; the JPEG travels as its own ZeroMQ frame."""
+
+    TYPE: ClassVar[str] = "frame"
+    BUFFERS: ClassVar[tuple[str, ...]] = ("jpeg",)
+    width: int = 0
+    height: int = 0
+    source: str = ""          # "file:<path>", "camera:<n>", "browser"
+    live: bool = True         # live frames may be dropped; offline (analyze) frames never are
+    jpeg: bytes = b""
+
+
+@dataclass(kw_only=True)
+class EndOfStream(Message):
+    """The session's source ended; `seq` is one past its last frame. Flows down the whole pipeline in order."""
+
+    TYPE: ClassVar[str] = "end_of_stream"
+    reason: str = "eof"
+    frames: int = 0           # frames the source produced
+    fps: float = 0.0          # nominal rate of the source
+
+
+@dataclass(kw_only=True)
+class FrameSkipped(Message):
+    """A frame that will never get a pose (dropped on purpose, undecodable, or lost with a worker)."""
+
+    TYPE: ClassVar[str] = "frame_skipped"
+    reason: str = ""
+
+
+@dataclass(kw_only=True)
+class PoseResult(Message):
+    """BlazePose landmarks of one frame; `landmarks` is float32 [33, 4] = x, y, z, visibility (empty: no person)."""
+
+    TYPE: ClassVar[str] = "pose"
+    width: int = 0
+    height: int = 0
+    landmarks: bytes = b""
+    dark_share: float = 0.0    # share of very dark pixels, for lighting checks
+    bright_share: float = 0.0  # share of very bright (blown-out) pixels
+    pose_ms: float = 0.0
+    worker: str = ""
+
+
+@dataclass(kw_only=True)
+class Classification(PoseResult):
+    """Pose plus the cascade's voted answer for the frame."""
+
+    TYPE: ClassVar[str] = "classification"
+    exercise: str = "none"     # voted exercise, or "none"
+    exercise_conf: float = 0.0
+    phase: str = ""            # "start" / "end" (voted, with hysteresis) or "" when unknown
+    phase_conf: float = 0.0
+    raw_exercise: str = "none"  # this frame's level-1 answer before voting
+
+
+# --------------------------------------------------------------------------- coach & speech
+
+@dataclass(kw_only=True)
+class CoachUpdate(Message):
+    """The coach's view of a session after a frame: what the UI shows."""
+
+    TYPE: ClassVar[str] = "coach_update"
+    exercise: str = "none"
+    phase: str = ""
+    reps: dict = field(default_factory=dict)          # exercise -> reps this session
+    hold_seconds: dict = field(default_factory=dict)  # exercise -> seconds held
+    set_number: int = 0
+    reps_in_set: int = 0
+    holding: bool = False
+    cues: list = field(default_factory=list)          # latest correction texts
+    form_score: float | None = None                   # last rep's score, 0..100
+    setup: list = field(default_factory=list)         # setup problems (lighting, framing)
+    body_visible: bool = False
+    event: str = ""                                   # "rep", "set_end", "hold_milestone", ... or ""
+
+
+@dataclass(kw_only=True)
+class Cue(Message):
+    """Something the coach wants said aloud."""
+
+    TYPE: ClassVar[str] = "cue"
+    text: str = ""
+    kind: str = "form"        # form | count | set | hold | setup
+    priority: int = 1         # higher wins when cues compete
+
+
+@dataclass(kw_only=True)
+class Audio(Message):
+    """A rendered cue; the WAV travels as its own ZeroMQ frame."""
+
+    TYPE: ClassVar[str] = "audio"
+    BUFFERS: ClassVar[tuple[str, ...]] = ("wav",)
+    text: str = ""
+    kind: str = "form"
+    duration_s: float = 0.0
+    wav: bytes = b""
+
+
+@dataclass(kw_only=True)
+class SessionSummary(Message):
+    """Sent by the coach after EndOfStream: the whole session in the shape `analyze --json` prints."""
+
+    TYPE: ClassVar[str] = "session_summary"
+    summary: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- control & health
+
+@dataclass(kw_only=True)
+class WorkerReady(Message):
+    """A pose worker asks the broker for work (sent on start and after every result)."""
+
+    TYPE: ClassVar[str] = "worker_ready"
+    worker: str = ""
+
+
+@dataclass(kw_only=True)
+class Credit(Message):
+    """Broker -> capture: `credit` more offline frames of `session` may be sent (flow control)."""
+
+    TYPE: ClassVar[str] = "credit"
+    credit: int = 0
+
+
+@dataclass(kw_only=True)
+class Heartbeat(Message):
+    """Every service says it is alive once a second, with its counters."""
+
+    TYPE: ClassVar[str] = "heartbeat"
+    service: str = ""
+    instance: str = ""
+    pid: int = 0
+    stats: dict = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class HealthReport(Message):
+    """The supervisor's view of every service instance (what the UI shows as health)."""
+
+    TYPE: ClassVar[str] = "health"
+    services: list = field(default_factory=list)  # [{service, instance, pid, alive, age_s, restarts, stats}]
+
+
+MESSAGE_TYPES: dict[str, type[Message]] = {
+    cls.TYPE: cls for cls in (Frame, EndOfStream, FrameSkipped, PoseResult, Classification, CoachUpdate,
+                              Cue, Audio, SessionSummary, WorkerReady, Credit, Heartbeat, HealthReport)
+}
+
+_FIELD_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "bytes": (bytes,),
+                "dict": (dict,), "list": (list,), "float | None": (int, float, type(None))}
+
+
+def _check_type(cls: type[Message], name: str, value: Any) -> Any:
+    ftype = cls.__dataclass_fields__[name].type
+    allowed = _FIELD_TYPES.get(ftype if isinstance(ftype, str) else getattr(ftype, "__name__", ""))
+    if allowed is None:
+        return value
+    if isinstance(value, bool) and bool not in allowed:
+        raise ProtocolError("bad_field", f"{cls.TYPE}.{name} is a bool")
+    if not isinstance(value, allowed):
+        raise ProtocolError("bad_field", f"{cls.TYPE}.{name} has type {type(value).__name__}")
+    if allowed == (int, float):
+        return float(value)
+    return value
+
+
+def encode(msg: Message, now: float | None = None) -> list[bytes]:
+    """Message -> ZeroMQ multipart [type, msgpack {h, b}, *buffers]; stamps ts_sent."""
+    msg.ts_sent = time.time() if now is None else now
+    payload = msgpack.packb({"h": msg.header(), "b": msg.body()}, use_bin_type=True)
+    return [msg.TYPE.encode(), payload, *(getattr(msg, name) for name in msg.BUFFERS)]
+
+
+def decode(frames: list[bytes]) -> Message:
+    """ZeroMQ multipart -> Message. Raises ProtocolError naming what was wrong; never anything else."""
+    if len(frames) < 2:
+        raise ProtocolError("truncated", f"{len(frames)} frame(s), need at least 2")
+    if len(frames[1]) > MAX_BODY_BYTES:
+        raise ProtocolError("oversized", f"body of {len(frames[1])} bytes")
+    try:
+        data = msgpack.unpackb(frames[1], raw=False, strict_map_key=True,
+                               max_bin_len=MAX_BODY_BYTES, max_str_len=MAX_BODY_BYTES)
+    except Exception as exc:  # msgpack raises many types for garbage
+        raise ProtocolError("malformed", f"msgpack: {exc.__class__.__name__}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("h"), dict) or not isinstance(data.get("b", {}), dict):
+        raise ProtocolError("malformed", "not a {h, b} map")
+    head, body = data["h"], data.get("b", {})
+    if head.get("v") != SCHEMA_VERSION:
+        raise ProtocolError("wrong_version", f"schema v{head.get('v')!r}, this build speaks v{SCHEMA_VERSION}")
+    mtype = head.get("type")
+    try:
+        topic = frames[0].decode()
+    except UnicodeDecodeError:
+        raise ProtocolError("malformed", "topic is not text") from None
+    if mtype != topic:
+        raise ProtocolError("malformed", f"topic {topic!r} != header type {mtype!r}")
+    cls = MESSAGE_TYPES.get(mtype)
+    if cls is None:
+        raise ProtocolError("unknown_type", repr(mtype)[:40])
+    if len(frames) != 2 + len(cls.BUFFERS):
+        raise ProtocolError("truncated", f"{mtype} needs {2 + len(cls.BUFFERS)} frames, got {len(frames)}")
+    kwargs: dict[str, Any] = {}
+    for name in ("session", "seq", "ts_capture", "ts_sent"):
+        if name in head:
+            kwargs[name] = _check_type(cls, name, head[name])
+    for name, value in body.items():
+        if name in cls.__dataclass_fields__ and name not in cls.BUFFERS and name not in kwargs:
+            kwargs[name] = _check_type(cls, name, value)  # unknown fields: ignored (newer sender)
+    for name, buf in zip(cls.BUFFERS, frames[2:]):
+        if len(buf) > MAX_BUFFER_BYTES:
+            raise ProtocolError("oversized", f"{mtype}.{name} of {len(buf)} bytes")
+        kwargs[name] = bytes(buf)
+    return cls(**kwargs)
+
+
+def topic_of(cls: type[Message]) -> bytes:
+    """Subscription prefix for a message type."""
+    return cls.TYPE.encode()

@@ -1,0 +1,122 @@
+"""The thin runner every service shares: poll with a timeout, heartbeat, stop on a signal, close in layers."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket as _socket
+import threading
+import time
+from typing import Callable
+
+import zmq
+
+from common import bus as busmod
+from common.config import Settings, add_arguments, settings_from_args
+from common.messages import Heartbeat, Message, ProtocolError
+
+logger = logging.getLogger(__name__)
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+class ServiceRunner:
+    """Owns the bus of one service process.
+
+    Subclasses (or callers) register sockets with handlers; `run()` polls them, sends a heartbeat every
+    `settings.heartbeat_s`, calls `tick()` hooks, and returns when `stop` is set (SIGINT/SIGTERM set it).
+    """
+
+    def __init__(self, name: str, settings: Settings, instance: str | None = None,
+                 context: zmq.Context | None = None):
+        self.name = name
+        self.settings = settings
+        self.instance = instance or f"{_socket.gethostname()}:{os.getpid()}"
+        self.bus = busmod.Bus(settings, context)
+        self.faults = busmod.FaultLog(name)
+        self.stop = threading.Event()
+        self.stats: dict[str, float] = {}
+        self._handlers: dict[zmq.Socket, Callable[[zmq.Socket], None]] = {}
+        self._ticks: list[Callable[[float], None]] = []
+        self._poller = zmq.Poller()
+        self._health = self.bus.socket(zmq.PUB, settings.health_in, bind=False, hwm=10)
+        self._next_beat = 0.0
+
+    def on(self, sock: zmq.Socket, handler: Callable[[zmq.Socket], None]) -> None:
+        self._handlers[sock] = handler
+        self._poller.register(sock, zmq.POLLIN)
+
+    def every_loop(self, hook: Callable[[float], None]) -> None:
+        self._ticks.append(hook)
+
+    def install_signal_handlers(self) -> None:
+        def handle(signum, _frame):
+            logger.info("%s: signal %d, stopping", self.name, signum)
+            self.stop.set()
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+    def heartbeat(self, now: float) -> None:
+        if now < self._next_beat:
+            return
+        self._next_beat = now + self.settings.heartbeat_s
+        stats = dict(self.stats)
+        stats.update({f"fault.{k}": v for k, v in self.faults.counts.items()})
+        busmod.send(self._health, Heartbeat(service=self.name, instance=self.instance, pid=os.getpid(),
+                                            stats=stats, ts_capture=now), block=False)
+
+    def receive(self, sock: zmq.Socket, routed: bool = False) -> tuple[list[bytes], Message] | None:
+        """Receive one message; a bad one is counted by kind and skipped (returns None)."""
+        try:
+            return busmod.recv(sock, routed=routed)
+        except ProtocolError as exc:
+            self.faults.record(exc.kind, exc.detail)
+            return None
+
+    def run(self, poll_ms: int = 50) -> None:
+        logger.info("%s %s running", self.name, self.instance)
+        try:
+            while not self.stop.is_set():
+                events = dict(self._poller.poll(poll_ms))
+                for sock, handler in self._handlers.items():
+                    if sock in events:
+                        # Drain what is queued, but bounded, so one busy socket cannot starve the others.
+                        for _ in range(200):
+                            try:
+                                handler(sock)
+                            except zmq.Again:
+                                break
+                            if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                                break
+                now = time.time()
+                for hook in self._ticks:
+                    hook(now)
+                self.heartbeat(now)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.bus.close()
+        logger.info("%s %s stopped", self.name, self.instance)
+
+
+def service_main(name: str, description: str, settings_names: tuple[str, ...],
+                 build: Callable[[Settings, argparse.Namespace], ServiceRunner],
+                 extra_args: Callable[[argparse.ArgumentParser], None] | None = None,
+                 argv: list[str] | None = None) -> int:
+    """`python -m services.<name>`: parse --options (settings with their help), build the runner, run it."""
+    parser = argparse.ArgumentParser(prog=f"python -m services.{name}", description=description)
+    add_arguments(parser, *settings_names, "log_level")
+    if extra_args:
+        extra_args(parser)
+    args = parser.parse_args(argv)
+    settings = settings_from_args(args)
+    setup_logging(settings.log_level)
+    runner = build(settings, args)
+    runner.install_signal_handlers()
+    runner.run()
+    return 0

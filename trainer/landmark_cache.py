@@ -1,0 +1,100 @@
+"""Extract BlazePose landmarks of whole clips once, exactly as the live pipeline sees them, into .npz files."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from common.config import PROJECT_ROOT
+from services.capture.frames import prepare
+from services.pose.estimator import PoseEstimator, decode_jpeg, lighting
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CACHE = PROJECT_ROOT / ".cache" / "landmarks"
+CACHE_VERSION = 1
+
+
+@dataclass
+class ClipPoses:
+    """Per-frame poses of one clip; landmarks are NaN on frames without a person."""
+
+    path: str
+    fps: float
+    width: int
+    height: int
+    landmarks: np.ndarray      # float32 [N, 33, 4]
+    dark_share: np.ndarray     # float32 [N]
+    bright_share: np.ndarray   # float32 [N]
+
+    @property
+    def aspect(self) -> float:
+        return self.width / max(1, self.height)
+
+    @property
+    def has_pose(self) -> np.ndarray:
+        return ~np.isnan(self.landmarks[:, 0, 0])
+
+
+def _key(path: Path, max_side: int, quality: int) -> str:
+    stat = path.stat()
+    raw = f"{path.resolve()}|{stat.st_size}|{int(stat.st_mtime)}|{max_side}|{quality}|v{CACHE_VERSION}"
+    return hashlib.sha1(raw.encode()).hexdigest()[:16]
+
+
+def extract(path: str | Path, max_side: int = 640, quality: int = 80, estimator: PoseEstimator | None = None,
+            cache_dir: Path | None = DEFAULT_CACHE) -> ClipPoses:
+    """Poses of every frame of a clip (cached by file identity and frame settings)."""
+    path = Path(path)
+    cache_file = cache_dir / f"{path.stem}-{_key(path, max_side, quality)}.npz" if cache_dir else None
+    if cache_file is not None and cache_file.exists():
+        z = np.load(cache_file)
+        return ClipPoses(str(path), float(z["fps"]), int(z["width"]), int(z["height"]), z["landmarks"],
+                         z["dark_share"], z["bright_share"])
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise ValueError(f"cannot open video {path}")
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    own = estimator is None
+    estimator = estimator or PoseEstimator(max_sessions=1)
+    session = f"cache:{path}"
+    marks, dark, bright = [], [], []
+    width = height = 0
+    try:
+        while True:
+            ok, image = cap.read()
+            if not ok:
+                break
+            jpeg, width, height = prepare(image, max_side, quality)
+            frame = decode_jpeg(jpeg)  # the worker sees the JPEG, not the raw frame
+            lm, _ = estimator.estimate(session, frame)
+            marks.append(lm if lm is not None else np.full((33, 4), np.nan, np.float32))
+            d, b = lighting(frame)
+            dark.append(d)
+            bright.append(b)
+    finally:
+        cap.release()
+        estimator.end_session(session)
+        if own:
+            estimator.close()
+    result = ClipPoses(str(path), float(fps), width, height,
+                       np.array(marks, np.float32).reshape(-1, 33, 4), np.array(dark, np.float32),
+                       np.array(bright, np.float32))
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(cache_file, fps=result.fps, width=width, height=height, landmarks=result.landmarks,
+                            dark_share=result.dark_share, bright_share=result.bright_share)
+    return result
+
+
+if __name__ == "__main__":  # python -m trainer.landmark_cache CLIP... : warm the cache
+    import sys
+    logging.basicConfig(level=logging.INFO)
+    est = PoseEstimator(max_sessions=1)
+    for p in sys.argv[1:]:
+        clip = extract(p, estimator=est)
+        print(f"{p}: {len(clip.landmarks)} frames, {clip.has_pose.mean():.0%} with a pose", flush=True)
