@@ -31,6 +31,8 @@ class ServiceRunner:
     `settings.heartbeat_s`, calls `tick()` hooks, and returns when `stop` is set (SIGINT/SIGTERM set it).
     """
 
+    poll_ms = 50
+
     def __init__(self, name: str, settings: Settings, instance: str | None = None,
                  context: zmq.Context | None = None):
         self.name = name
@@ -77,7 +79,8 @@ class ServiceRunner:
             self.faults.record(exc.kind, exc.detail)
             return None
 
-    def run(self, poll_ms: int = 50) -> None:
+    def run(self) -> None:
+        poll_ms = self.poll_ms
         logger.info("%s %s running", self.name, self.instance)
         try:
             while not self.stop.is_set():

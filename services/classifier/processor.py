@@ -1,0 +1,84 @@
+"""Classifier processor: re-order poses per session, classify each frame, forward skips and end-of-stream."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from common.features import as_array
+from common.messages import Classification, EndOfStream, FrameSkipped, Message, PoseResult
+from services.classifier.reorder import ReorderBuffer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _SessionState:
+    reorder: ReorderBuffer
+    classifier: object
+    last_seen: float = 0.0
+
+
+@dataclass
+class ClassifierProcessor:
+    """`process(msg, now)` / `tick(now)` -> messages for the coach, in frame order per session."""
+
+    classifier_factory: Callable[[], object]
+    reorder_timeout_s: float = 1.0
+    session_idle_s: float = 300.0
+    sessions: dict[str, _SessionState] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=lambda: {"frames": 0, "no_person": 0, "bad_landmarks": 0})
+
+    def process(self, msg: Message, now: float) -> list[Message]:
+        if not isinstance(msg, (PoseResult, FrameSkipped, EndOfStream)):
+            return []
+        state = self.sessions.get(msg.session)
+        if state is None:
+            state = self.sessions[msg.session] = _SessionState(ReorderBuffer(self.reorder_timeout_s),
+                                                               self.classifier_factory())
+        state.last_seen = now
+        return self._classify_all(msg.session, state.reorder.push(msg, now))
+
+    def tick(self, now: float) -> list[Message]:
+        out: list[Message] = []
+        for session, state in list(self.sessions.items()):
+            out += self._classify_all(session, state.reorder.poll(now))
+            if session in self.sessions and now - state.last_seen > self.session_idle_s:
+                del self.sessions[session]
+        return out
+
+    def _classify_all(self, session: str, released: list[Message]) -> list[Message]:
+        out: list[Message] = []
+        for msg in released:
+            if isinstance(msg, PoseResult):
+                out.append(self._classify(self.sessions[session].classifier, msg))
+            else:
+                out.append(msg)
+                if isinstance(msg, EndOfStream):
+                    self.sessions.pop(session, None)
+                    break
+        return out
+
+    def _classify(self, classifier, pose: PoseResult) -> Classification:
+        self.stats["frames"] += 1
+        landmarks = None
+        if pose.landmarks:
+            try:
+                landmarks = as_array(pose.landmarks)
+                if not np.isfinite(landmarks).all():
+                    raise ValueError("non-finite landmarks")
+            except ValueError:
+                self.stats["bad_landmarks"] += 1
+                landmarks = None
+        if landmarks is None:
+            self.stats["no_person"] += 1
+        aspect = pose.width / pose.height if pose.width > 0 and pose.height > 0 else 1.0
+        out = classifier.classify(landmarks, aspect)
+        return Classification(session=pose.session, seq=pose.seq, ts_capture=pose.ts_capture, width=pose.width,
+                              height=pose.height, landmarks=pose.landmarks if landmarks is not None else b"",
+                              dark_share=pose.dark_share, bright_share=pose.bright_share, pose_ms=pose.pose_ms,
+                              worker=pose.worker, exercise=out.exercise, exercise_conf=float(out.exercise_conf),
+                              phase=out.phase or "", phase_conf=float(out.phase_conf),
+                              raw_exercise=out.raw_exercise)

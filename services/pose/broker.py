@@ -1,0 +1,87 @@
+"""Broker runner: capture sources and pose workers connect here; pose results are published in one place."""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+import zmq
+
+from common import bus
+from common.config import Settings
+from common.messages import PoseResult, FrameSkipped, WorkerReady
+from common.service import ServiceRunner, service_main
+from services.pose.broker_core import Actions, BrokerCore
+
+logger = logging.getLogger(__name__)
+
+SETTINGS = ("broker_frontend", "broker_backend", "poses", "health_in", "worker_timeout_s", "bind_host",
+            "curve_dir")
+
+
+class BrokerRunner(ServiceRunner):
+    def __init__(self, settings: Settings, **kwargs):
+        super().__init__("broker", settings, **kwargs)
+        self.core = BrokerCore(worker_timeout_s=settings.worker_timeout_s)
+        self.frontend = self.bus.socket(zmq.ROUTER, settings.broker_frontend, bind=True, hwm=1000)
+        self.backend = self.bus.socket(zmq.ROUTER, settings.broker_backend, bind=True, hwm=1000)
+        self.pub = self.bus.socket(zmq.PUB, settings.poses, bind=True, hwm=10000)
+        self.on(self.frontend, self._from_source)
+        self.on(self.backend, self._from_worker)
+        self.every_loop(self._tick)
+        self._next_expire = 0.0
+
+    def _from_source(self, sock: zmq.Socket) -> None:
+        got = self.receive(sock, routed=True)
+        if got is None:
+            return
+        route, msg = got
+        self._apply(self.core.on_source(route[0], msg, time.time()))
+
+    def _from_worker(self, sock: zmq.Socket) -> None:
+        got = self.receive(sock, routed=True)
+        if got is None:
+            return
+        route, msg = got
+        now = time.time()
+        if isinstance(msg, WorkerReady):
+            self._apply(self.core.on_worker_ready(route[0], now))
+        elif isinstance(msg, (PoseResult, FrameSkipped)):
+            self._apply(self.core.on_worker_result(route[0], msg, now))
+        else:
+            self.faults.record("unexpected_type", f"{msg.TYPE} from a worker")
+
+    def _tick(self, now: float) -> None:
+        if now >= self._next_expire:
+            self._next_expire = now + 0.5
+            self._apply(self.core.expire(now))
+            self.stats.update(self.core.snapshot())
+
+    def _apply(self, actions: Actions) -> None:
+        for worker, frame in actions.to_workers:
+            try:
+                bus.send(self.backend, frame, prefix=[worker])
+            except zmq.ZMQError:  # worker vanished between ready and send (ROUTER_MANDATORY)
+                self.faults.record("worker_gone")
+                self.core.undeliverable(worker)
+        for source, msg in actions.to_sources:
+            try:
+                bus.send(self.frontend, msg, prefix=[source], block=False)
+            except zmq.ZMQError:
+                self.faults.record("source_gone")
+        for msg in actions.publish:
+            if not bus.send(self.pub, msg, block=False):
+                self.faults.record("publish_dropped")
+
+
+def build(settings: Settings, _args: argparse.Namespace) -> BrokerRunner:
+    return BrokerRunner(settings)
+
+
+def main(argv=None) -> int:
+    return service_main("pose.broker", "Load-balancing broker between capture sources and pose workers",
+                        SETTINGS, build, argv=argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

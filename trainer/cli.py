@@ -1,0 +1,162 @@
+"""`fitness-trainer`: the one command-line entry point (up, analyze, eval, train, bench, monitor, keys)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from common.config import PROJECT_ROOT, add_arguments, settings_from_args
+from common.service import setup_logging
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+def cmd_up(args) -> int:
+    from trainer.supervisor import Supervisor, pipeline_specs
+    settings = settings_from_args(args)
+    if settings.ui_host not in ("127.0.0.1", "localhost", "::1") and not settings.ui_token:
+        print("fitness-trainer: --ui-host beyond loopback needs --ui-token (nobody may watch a camera "
+              "anonymously)", file=sys.stderr)
+        return 2
+    log_dir = str(PROJECT_ROOT / "var" / "logs")
+    supervisor = Supervisor(settings, pipeline_specs(settings, settings.pose_workers), log_dir=log_dir)
+
+    def stop(signum, _frame):
+        supervisor.stop_event.set()
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    supervisor.start_all()
+    url = f"http://{settings.ui_host}:{settings.ui_port}/"
+    if settings.ui_token:
+        url += f"?token={settings.ui_token}"
+    print(f"fitness-trainer: {len(supervisor.managed)} processes started (logs in {log_dir}); "
+          f"open {url}  — Ctrl-C stops everything", file=sys.stderr, flush=True)
+    try:
+        supervisor.run()
+    finally:
+        print("fitness-trainer: stopping all services", file=sys.stderr, flush=True)
+        supervisor.stop_all()
+    return 0
+
+
+def cmd_monitor(args) -> int:
+    """Health channel only (for containers, where Docker restarts processes)."""
+    from trainer.supervisor import Supervisor
+    supervisor = Supervisor(settings_from_args(args), [])
+
+    def stop(signum, _frame):
+        supervisor.stop_event.set()
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        supervisor.run()
+    finally:
+        supervisor.stop_all()
+    return 0
+
+
+def cmd_analyze(args) -> int:
+    from trainer import analyze
+    return analyze.main(args)
+
+
+def cmd_eval(args) -> int:
+    from trainer import evaluate
+    if args.labels is None:
+        args.labels = str(Path(args.dir) / "labels.csv")
+    return evaluate.main(args)
+
+
+def cmd_train(args) -> int:
+    from trainer import train
+    return train.main(args.rest)
+
+
+def cmd_bench(args) -> int:
+    from trainer import bench
+    return bench.main(args)
+
+
+def cmd_keys(args) -> int:
+    from common.bus import make_curve_keys
+    make_curve_keys(args.folder)
+    print(f"CURVE keys written to {args.folder}; set FT_CURVE_DIR={args.folder} on every machine "
+          f"(copy the folder; public/ lists the client keys servers accept)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fitness-trainer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="Start every service and the web UI; Ctrl-C stops them all",
+                        description="Start capture, broker, pose workers, classifier, coach, speech and UI as "
+                                    "supervised processes.")
+    up.add_argument("--source", default=None,
+                    help="'webcam' (the trainee's camera through the browser, default), a video FILE, or a "
+                         "local camera index N")
+    up.add_argument("--pose-workers", dest="pose_workers", type=int, default=None,
+                    help="Pose worker processes (default 2)")
+    up.add_argument("--port", dest="ui_port", type=int, default=None, help="Web UI port (default 8000)")
+    add_arguments(up, "ui_host", "ui_token", "loop", "realtime", "db_path", "curve_dir", "log_level")
+    up.set_defaults(func=cmd_up)
+
+    an = sub.add_parser("analyze", help="Run clips through the services; print what was counted",
+                        description="Analyse video clips with the same services and logic as live mode.")
+    an.add_argument("clips", nargs="+", help="Video files")
+    an.add_argument("--json", action="store_true", help="One JSON object per clip on stdout")
+    an.add_argument("--pose-workers", type=int, default=2, help="Pose worker processes (default 2)")
+    an.add_argument("--no-progress", action="store_true", help="No progress bar on stderr")
+    an.set_defaults(func=cmd_analyze)
+
+    ev = sub.add_parser("eval", help="Score analyze on labelled clips (exercise, reps, hold time)",
+                        description="Run analyze over a folder of labelled clips and print accuracy figures.")
+    ev.add_argument("dir", nargs="?", default=str(DEFAULT_DATA / "clips"), help="Folder of clips (default: "
+                    "../shared/data/clips)")
+    ev.add_argument("--labels", default=None, help="Labels CSV: file,exercise,reps,hold_seconds (default: "
+                                                   "DIR/labels.csv)")
+    ev.add_argument("--only", nargs="*", default=None, help="Score only these files (as in the CSV)")
+    ev.add_argument("--json", action="store_true", help="Last line: one JSON object with clips and overall")
+    ev.add_argument("--pose-workers", type=int, default=2, help="Pose worker processes (default 2)")
+    ev.add_argument("--no-progress", action="store_true", help="No progress bar on stderr")
+    ev.set_defaults(func=cmd_eval)
+
+    tr = sub.add_parser("train", help="Rebuild every model in models/ from data, with a report",
+                        description="Rebuild the models; pass --help after `train` for its options.",
+                        add_help=False)
+    tr.add_argument("rest", nargs=argparse.REMAINDER, help="Options of the training pipeline (try: train --help)")
+    tr.set_defaults(func=cmd_train)
+
+    be = sub.add_parser("bench", help="Measure live latency, throughput vs workers, stage costs, memory",
+                        description="Benchmarks; figures printed (and JSON with --json).")
+    be.add_argument("--json", action="store_true", help="Last line: one JSON object with every figure")
+    be.add_argument("--long", action="store_true", help="Memory run of 10 minutes instead of 2")
+    be.add_argument("--clip", default=None, help="Clip to replay (default: one of ../shared/data/clips)")
+    be.add_argument("--max-workers", type=int, default=None, help="Largest pose worker count to try "
+                                                                  "(default: cores)")
+    be.set_defaults(func=cmd_bench)
+
+    mo = sub.add_parser("monitor", help="Run only the health channel (containers)",
+                        description="Collect heartbeats and publish the health report (no process management).")
+    add_arguments(mo, "health_in", "health_out", "bind_host", "curve_dir", "log_level")
+    mo.set_defaults(func=cmd_monitor)
+
+    ke = sub.add_parser("keys", help="Create CURVE keys for encrypted ZeroMQ links between machines",
+                        description="Create a server and a client CURVE key pair in FOLDER.")
+    ke.add_argument("folder", help="Where to write the keys")
+    ke.set_defaults(func=cmd_keys)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(getattr(args, "log_level", None) or "WARNING")
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

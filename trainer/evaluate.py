@@ -1,0 +1,113 @@
+"""`fitness-trainer eval`: analyse labelled clips and score exercise, rep counts and hold times."""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from pathlib import Path
+
+from common.exercises import EXERCISES, is_hold
+
+logger = logging.getLogger(__name__)
+
+
+def read_labels(csv_path: str | Path) -> dict[str, dict]:
+    """file -> {exercise, reps, hold_seconds} (None where empty). A file listed twice: the last row wins."""
+    labels: dict[str, dict] = {}
+    with open(csv_path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            name = (row.get("file") or "").strip()
+            if not name:
+                continue
+            if name in labels:
+                logger.warning("%s is listed twice in %s; using its last row", name, csv_path)
+            labels[name] = {"exercise": (row.get("exercise") or "").strip() or None,
+                            "reps": _num(row.get("reps"), int), "hold_seconds": _num(row.get("hold_seconds"), float)}
+    return labels
+
+
+def _num(raw, conv):
+    raw = (raw or "").strip()
+    return conv(float(raw)) if raw else None
+
+
+def prediction(result: dict) -> tuple[str, int, float]:
+    """analyze's answer for a clip: the exercise with the most reps (or hold time), its reps and hold time."""
+    totals = result.get("totals") or {}
+    best, best_key = "other", (0.0, 0.0)
+    for name, t in totals.items():
+        # A plank second weighs like a rep, so a long hold beats a stray rep and vice versa.
+        key = (t.get("reps", 0) + t.get("hold_seconds", 0.0), t.get("reps", 0))
+        if key > best_key:
+            best, best_key = name, key
+    hold = float(totals.get("plank", {}).get("hold_seconds", 0.0))
+    return best, int(totals.get(best, {}).get("reps", 0)), hold
+
+
+def score(rows: list[dict]) -> dict:
+    """Overall figures from per-clip rows {exercise_true, exercise_pred, reps_true, reps_pred, hold_true, hold_pred}."""
+    ex = [r for r in rows if r["exercise_true"]]
+    counted = [r for r in rows if r["reps_true"] is not None and r["exercise_true"] in EXERCISES
+               and not is_hold(r["exercise_true"])]
+    holds = [r for r in rows if r["hold_true"] is not None and r["exercise_true"] == "plank"]
+    other = [r for r in rows if r["exercise_true"] == "other"]
+    errors = [abs(r["reps_pred"] - r["reps_true"]) for r in counted]
+    return {
+        "clips": len(rows),
+        "exercise_accuracy": _mean([r["exercise_pred"] == r["exercise_true"] for r in ex]),
+        "reps_exact": _mean([e == 0 for e in errors]),
+        "obo": _mean([e <= 1 for e in errors]),
+        "mae": _mean([e / max(1, r["reps_true"]) for e, r in zip(errors, counted)]),
+        "hold_abs_error_s": _mean([abs(r["hold_pred"] - r["hold_true"]) for r in holds]),
+        "hold_within_1_5s": _mean([abs(r["hold_pred"] - r["hold_true"]) <= 1.5 for r in holds]),
+        "reps_on_other": sum(r.get("reps_all", r["reps_pred"]) for r in other),
+        "scored": {"exercise": len(ex), "reps": len(counted), "hold": len(holds), "other": len(other)},
+    }
+
+
+def _mean(values) -> float | None:
+    values = list(values)
+    return round(sum(float(v) for v in values) / len(values), 4) if values else None
+
+
+def evaluate(clip_dir: str, labels_csv: str, pose_workers: int = 2, progress: bool = True,
+             only: list[str] | None = None) -> dict:
+    from trainer.analyze import analyze
+    """Clip files in the labels are relative to clip_dir."""
+    labels = read_labels(labels_csv)
+    names = [n for n in labels if (only is None or n in only)]
+    keep = []
+    for name in names:
+        path = Path(clip_dir) / name
+        if path.is_file():
+            keep.append((name, str(path)))
+        else:
+            print(f"fitness-trainer: labelled clip missing, not scored: {path}", file=sys.stderr)
+    results = analyze([p for _, p in keep], pose_workers=pose_workers, progress=progress)
+    rows = []
+    for (name, _), res in zip(keep, results):
+        lab = labels[name]
+        if res.error:
+            pred, reps, hold, reps_all = "error", 0, 0.0, 0
+        else:
+            pred, reps, hold = prediction(res.as_json())
+            reps_all = sum(int(t.get("reps", 0)) for t in res.summary["totals"].values())
+        rows.append({"file": name, "exercise_true": lab["exercise"], "exercise_pred": pred,
+                     "reps_true": lab["reps"], "reps_pred": reps, "hold_true": lab["hold_seconds"],
+                     "hold_pred": round(hold, 2), "reps_all": reps_all, "error": res.error})
+    return {"clips": rows, "overall": score(rows)}
+
+
+def main(args) -> int:
+    report = evaluate(args.dir, args.labels, args.pose_workers, progress=not args.no_progress, only=args.only)
+    if not args.json:
+        for r in report["clips"]:
+            mark = "ok " if r["exercise_pred"] == r["exercise_true"] and (
+                r["reps_true"] is None or r["reps_pred"] == r["reps_true"]) else "BAD"
+            print(f"{mark} {r['file']:<50} {r['exercise_true'] or '?':>12} -> {r['exercise_pred']:<12} "
+                  f"reps {r['reps_true']!s:>4} -> {r['reps_pred']:<4} hold {r['hold_true']!s:>5} -> {r['hold_pred']}")
+        print(json.dumps(report["overall"], indent=2))
+    else:
+        print(json.dumps(report))
+    return 0

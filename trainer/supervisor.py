@@ -1,0 +1,214 @@
+"""Starts every service as its own process, restarts the dead or stuck ones (capped, with back-off), stops them."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import zmq
+
+from common import bus as busmod
+from common.config import PROJECT_ROOT, Settings
+from common.messages import Heartbeat
+from trainer.health import HealthMonitor
+
+logger = logging.getLogger(__name__)
+
+# Order of shutdown: sources first (no new frames), sinks last (they finish writing what is in flight).
+SHUTDOWN_ORDER = ["capture", "broker", "pose", "classifier", "coach", "speech", "ui"]
+
+
+@dataclass
+class ServiceSpec:
+    name: str               # service kind, as in heartbeats
+    module: str             # python -m <module>
+    args: list[str] = field(default_factory=list)
+    restart: bool = True
+
+    @property
+    def argv(self) -> list[str]:
+        return [sys.executable, "-m", self.module, *self.args]
+
+
+@dataclass
+class _Managed:
+    spec: ServiceSpec
+    label: str
+    proc: subprocess.Popen | None = None
+    started_at: float = 0.0
+    restarts: deque = field(default_factory=deque)   # times of recent restarts
+    total_restarts: int = 0
+    next_start: float = 0.0
+    gave_up: bool = False
+
+
+def pipeline_specs(settings: Settings, pose_workers: int, with_capture=True, with_speech=True,
+                   with_ui=True) -> list[ServiceSpec]:
+    specs = []
+    if with_capture:
+        specs.append(ServiceSpec("capture", "services.capture"))
+    specs.append(ServiceSpec("broker", "services.pose.broker"))
+    specs += [ServiceSpec("pose", "services.pose") for _ in range(pose_workers)]
+    specs += [ServiceSpec("classifier", "services.classifier"), ServiceSpec("coach", "services.coach")]
+    if with_speech:
+        specs.append(ServiceSpec("speech", "services.speech"))
+    if with_ui:
+        specs.append(ServiceSpec("ui", "services.ui"))
+    return specs
+
+
+class Supervisor:
+    """Owns child processes and the health channel (SUB heartbeats in, PUB health report out)."""
+
+    def __init__(self, settings: Settings, specs: list[ServiceSpec], log_dir: str | None = None,
+                 context: zmq.Context | None = None):
+        self.settings = settings
+        self.env = {**os.environ, **settings.to_env(), "PYTHONPATH": str(PROJECT_ROOT)}
+        self.log_dir = log_dir
+        counts: dict[str, int] = {}
+        self.managed: list[_Managed] = []
+        for spec in specs:
+            counts[spec.name] = counts.get(spec.name, 0) + 1
+            self.managed.append(_Managed(spec, f"{spec.name}-{counts[spec.name]}"))
+        self.monitor = HealthMonitor(stale_after_s=max(3.0, 3 * settings.heartbeat_s))
+        self.bus = busmod.Bus(settings, context)
+        self.health_in = self.bus.socket(zmq.SUB, settings.health_in, bind=True, hwm=1000)
+        self.health_out = self.bus.socket(zmq.PUB, settings.health_out, bind=True, hwm=100)
+        self.stop_event = threading.Event()
+        self._lock = threading.Lock()
+        self._next_report = 0.0
+
+    # ------------------------------------------------------------------------------ processes
+    def _spawn(self, m: _Managed, now: float) -> None:
+        out = None
+        if self.log_dir:
+            os.makedirs(self.log_dir, exist_ok=True)
+            out = open(os.path.join(self.log_dir, f"{m.label}.log"), "ab")
+        m.proc = subprocess.Popen(m.spec.argv, env=self.env, cwd=str(PROJECT_ROOT), stdout=out,
+                                  stderr=subprocess.STDOUT if out else None, start_new_session=True)
+        if out:
+            out.close()
+        m.started_at = now
+        logger.info("started %s (pid %d)", m.label, m.proc.pid)
+
+    def start_all(self) -> None:
+        now = time.time()
+        for m in self.managed:
+            self._spawn(m, now)
+
+    def add(self, spec: ServiceSpec) -> subprocess.Popen:
+        """Start one more process (e.g. a pose worker joining, or a capture for one clip)."""
+        with self._lock:
+            m = _Managed(spec, f"{spec.name}-{sum(x.spec.name == spec.name for x in self.managed) + 1}")
+            self.managed.append(m)
+            self._spawn(m, time.time())
+            return m.proc
+
+    def pids(self, service: str) -> list[int]:
+        return [m.proc.pid for m in self.managed if m.spec.name == service and m.proc and m.proc.poll() is None]
+
+    def check(self, now: float) -> None:
+        """Restart what died or stopped sending heartbeats; give up on a service that keeps failing."""
+        with self._lock:
+            for m in self.managed:
+                if m.proc is None:
+                    if m.next_start and now >= m.next_start and not m.gave_up:
+                        self._spawn(m, now)
+                    continue
+                code = m.proc.poll()
+                reason = None
+                if code is not None:
+                    reason = f"exited with code {code}"
+                else:
+                    last = self.monitor.last_seen_pid(m.proc.pid) or m.started_at
+                    if now - last > self.settings.stuck_after_s:
+                        reason = f"no heartbeat for {now - last:.0f} s"
+                        _kill(m.proc)
+                if reason is None:
+                    continue
+                m.proc = None
+                if not m.spec.restart or (code == 0 and m.spec.name == "capture"):
+                    logger.info("%s %s", m.label, reason)
+                    continue
+                while m.restarts and now - m.restarts[0] > self.settings.restart_window_s:
+                    m.restarts.popleft()
+                if len(m.restarts) >= self.settings.max_restarts:
+                    m.gave_up = True
+                    logger.error("%s %s; restarted %d times in %.0f s, giving up", m.label, reason,
+                                 len(m.restarts), self.settings.restart_window_s)
+                    continue
+                delay = min(30.0, 0.5 * 2 ** len(m.restarts))
+                m.restarts.append(now)
+                m.total_restarts += 1
+                m.next_start = now + delay
+                logger.warning("%s %s; restarting in %.1f s", m.label, reason, delay)
+
+    # ------------------------------------------------------------------------------ health channel
+    def pump_health(self, timeout_ms: int = 100) -> None:
+        if self.health_in.poll(timeout_ms):
+            for _ in range(1000):
+                try:
+                    _, msg = busmod.recv(self.health_in)
+                except busmod.ProtocolError:
+                    continue
+                if isinstance(msg, Heartbeat):
+                    self.monitor.on_heartbeat(msg, time.time())
+                if not self.health_in.poll(0):
+                    break
+        now = time.time()
+        if now >= self._next_report:
+            self._next_report = now + self.settings.heartbeat_s
+            restarts = {m.proc.pid: m.total_restarts for m in self.managed if m.proc}
+            busmod.send(self.health_out, self.monitor.report(now, restarts), block=False)
+
+    def run(self) -> None:
+        """Supervise until stop_event is set (the caller's signal handler or Ctrl-C sets it)."""
+        while not self.stop_event.is_set():
+            self.pump_health()
+            self.check(time.time())
+
+    def wait_ready(self, services: list[str], timeout_s: float = 60.0) -> None:
+        """Block until every managed process of these services has sent a heartbeat."""
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            self.pump_health()
+            self.check(time.time())
+            missing = [m.label for m in self.managed if m.spec.name in services
+                       and not (m.proc and self.monitor.last_seen_pid(m.proc.pid))]
+            if not missing:
+                return
+            dead = [m.label for m in self.managed if m.gave_up]
+            if dead:
+                raise RuntimeError(f"services failed to start: {', '.join(dead)} (see their logs)")
+        raise RuntimeError(f"services not ready after {timeout_s:.0f} s: {', '.join(missing)}")
+
+    def stop_all(self, timeout_s: float = 5.0) -> None:
+        with self._lock:
+            for name in SHUTDOWN_ORDER + sorted({m.spec.name for m in self.managed} - set(SHUTDOWN_ORDER)):
+                procs = [m.proc for m in self.managed if m.spec.name == name and m.proc and m.proc.poll() is None]
+                for p in procs:
+                    p.send_signal(signal.SIGTERM)
+                deadline = time.time() + timeout_s
+                for p in procs:
+                    try:
+                        p.wait(max(0.1, deadline - time.time()))
+                    except subprocess.TimeoutExpired:
+                        logger.warning("pid %d ignored SIGTERM; killing", p.pid)
+                        _kill(p)
+            for m in self.managed:
+                m.proc = None
+        self.bus.close()
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        proc.kill()
+        proc.wait(5)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
