@@ -72,8 +72,9 @@ def isotropic_xy(landmarks: np.ndarray, aspect: float) -> np.ndarray:
 def _angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Angle at b in degrees, 0..180, over leading dimensions."""
     v1, v2 = a - b, c - b
-    cos = (v1 * v2).sum(-1) / (np.linalg.norm(v1, axis=-1) * np.linalg.norm(v2, axis=-1) + 1e-9)
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    # atan2 of cross and dot stays exact near 0 and 180 degrees, where arccos loses precision.
+    cross = v1[..., 0] * v2[..., 1] - v1[..., 1] * v2[..., 0]
+    return np.degrees(np.arctan2(np.abs(cross), (v1 * v2).sum(-1)))
 
 
 def body_points(xy: np.ndarray) -> dict[str, np.ndarray]:

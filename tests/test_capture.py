@@ -1,0 +1,68 @@
+"""Capture: frames numbered per session, browser frames checked, bad sources named clearly."""
+import cv2
+import numpy as np
+import pytest
+
+from common.messages import EndOfStream, Frame, Cue
+from services.capture.frames import prepare, resize_to
+from services.capture.processor import CreditWindow, IngestRelay, SessionEncoder
+from services.capture.sources import FileSource, SourceError, open_video
+
+
+def test_resize_keeps_aspect_and_never_enlarges():
+    img = np.zeros((1080, 1920, 3), np.uint8)
+    assert resize_to(img, 640).shape == (360, 640, 3)
+    assert resize_to(np.zeros((100, 50, 3), np.uint8), 640).shape == (100, 50, 3)
+    jpeg, w, h = prepare(img, 640, 80)
+    assert jpeg[:3] == b"\xff\xd8\xff" and (w, h) == (640, 360)
+
+
+def test_session_encoder_numbers_frames_and_ends_one_past_the_last():
+    enc = SessionEncoder("s", "file:x", live=False, max_side=64)
+    frames = [enc.frame(np.full((48, 64, 3), i, np.uint8), i / 10) for i in range(3)]
+    assert [f.seq for f in frames] == [0, 1, 2] and not frames[0].live
+    end = enc.end("eof", 10.0, 0.3)
+    assert end.seq == 3 and end.frames == 3
+
+
+def test_ingest_relay_renumbers_without_gaps_and_rejects_garbage():
+    relay = IngestRelay()
+    jpeg = prepare(np.zeros((10, 10, 3), np.uint8), 64, 80)[0]
+    out = [relay.relay(Frame(session="web-1", seq=s, jpeg=jpeg)) for s in (5, 9, 12)]
+    assert [f.seq for f in out] == [0, 1, 2] and all(f.live for f in out)
+    end = relay.relay(EndOfStream(session="web-1", seq=99))
+    assert end.seq == 3
+    with pytest.raises(ValueError):
+        relay.relay(Frame(session="web-1", jpeg=b"GIF89a"))
+    with pytest.raises(ValueError):
+        relay.relay(Frame(session="", jpeg=jpeg))
+    with pytest.raises(ValueError):
+        relay.relay(Cue(session="web-1", text="hi"))
+
+
+def test_credit_window():
+    w = CreditWindow(2)
+    assert w.take() and w.take() and not w.take()
+    w.give(1)
+    assert w.take()
+
+
+def test_missing_and_corrupt_files_raise_clear_errors(tmp_path):
+    with pytest.raises(SourceError, match="not found"):
+        open_video(tmp_path / "nope.mp4")
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"this is not a video" * 100)
+    with pytest.raises(SourceError, match="cannot decode"):
+        open_video(bad)
+
+
+def test_file_source_yields_media_time(tmp_path):
+    path = str(tmp_path / "clip.avi")
+    out = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (32, 24))
+    for i in range(5):
+        out.write(np.full((24, 32, 3), i * 40, np.uint8))
+    out.release()
+    src = FileSource(path)
+    times = [t for _, t in src.frames()]
+    src.close()
+    assert times == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
