@@ -93,6 +93,10 @@ class ServiceRunner:
                                 handler(sock)
                             except zmq.Again:
                                 break
+                            except Exception as exc:  # a bug hit by one message must not stop the service
+                                if "handler_error" not in self.faults.counts:
+                                    logger.exception("%s: error handling a message", self.name)
+                                self.faults.record("handler_error", repr(exc)[:200])
                             if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                                 break
                 now = time.time()
