@@ -1,0 +1,309 @@
+"""The Flask app: pages, live streams, browser ingest and analytics exports.
+
+Pages
+    GET  /                               trainee page: camera, skeleton, count, timer, cues, reference, health
+    GET  /watch/<session>                watch a file/camera session (MJPEG + skeleton + coach)
+    GET  /instructor                     grid of every live session, updated live
+    GET  /analytics                      history over time, session list, exports
+    GET  /analytics/<session>            one session's end-of-workout report
+JSON API (all answers JSON unless noted; errors are {"error": code, "message": text})
+    GET  /healthz                        {"ok", "hub_alive"}: liveness of the UI itself
+    GET  /api/state[?session=ID]         {"sessions": [card], "session": view|null, "health": {...}, "now"}
+    GET  /api/health                     health panel data: {"services": [...], "report_age_s", "all_alive", "ui"}
+    GET  /api/stream[?session=ID&poses=all|lite|none]
+                                         Server-Sent Events: snapshot, session, pose, coach, cue, audio, ended,
+                                         gone, health (data is JSON; see services/ui/state.py for the shapes)
+    POST /api/ingest/<session>           body = one JPEG (<= 2 MB) -> {"seq", "sent"}; 4xx JSON when refused
+    POST /api/ingest/<session>/end       the trainee stopped (also sent by sendBeacon) -> {"frames", "sent"}
+    GET  /api/audio/<id>.wav             a rendered cue announced by an "audio" event (audio/wav)
+    GET  /api/video/<session>            MJPEG (multipart/x-mixed-replace) of a file/camera session
+    GET  /api/frame/<session>            the latest JPEG of a session
+    GET  /api/sessions[.csv]             stored sessions (list_sessions), JSON or CSV
+    GET  /api/sessions/<id>/report.json  one session's report; .../reps.csv and .../sets.csv as CSV
+    GET  /api/history[.csv][?days=30]    daily totals per exercise
+With a token configured every route needs it: header X-FT-Token (or Authorization: Bearer), ?token=, or the
+cookie set after the first visit with ?token=.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+from flask import Flask, Response, abort, jsonify, redirect, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from common.exercises import CAMERA_ADVICE, DISPLAY_NAMES, EXERCISES
+from common.features import POSE_CONNECTIONS
+from services.ui import analytics
+from services.ui.ingest import MAX_UPLOAD_BYTES, UploadError, validate_session, validate_upload
+from services.ui.security import TOKEN_COOKIE, supplied_token, token_ok
+from services.ui.sse import format_comment, format_sse
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+KEEPALIVE_S = 10.0
+MJPEG_BOUNDARY = "ftframe"
+
+
+class StoreUnavailable(RuntimeError):
+    pass
+
+
+def open_store(db_path: str):
+    """The coach's workout history (another service owns its schema; the UI only reads)."""
+    try:
+        from services.coach.store import WorkoutStore
+    except ImportError as exc:
+        raise StoreUnavailable(f"the workout store is not available ({exc})") from None
+    return WorkoutStore(db_path)
+
+
+def create_app(settings, hub=None, relay=None) -> Flask:
+    """The web app; `hub` (LiveHub) and `relay` (IngestRelay) are optional so analytics work without a bus."""
+    app = Flask("services.ui", template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"))
+    app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES + 4096
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 300
+    stopping = threading.Event()
+    app.extensions["ft_stopping"] = stopping
+
+    def need_hub():
+        if hub is None:
+            abort(503, "live data is not connected")
+        return hub
+
+    def with_store(fn):
+        store = open_store(settings.db_path)
+        try:
+            return fn(store)
+        finally:
+            close = getattr(store, "close", None)
+            if close:
+                close()
+
+    # ------------------------------------------------------------------ security & errors
+    @app.before_request
+    def require_token():
+        if not settings.ui_token:
+            return None
+        given, where = supplied_token(request.headers, request.args, request.cookies)
+        if not token_ok(settings.ui_token, given):
+            if request.path.startswith("/api/") or request.accept_mimetypes.best != "text/html":
+                return jsonify(error="unauthorized", message="a valid token is required"), 401
+            return render_template("denied.html"), 401
+        request.environ["ft.token_where"] = where
+        return None
+
+    @app.after_request
+    def remember_token(response):
+        if settings.ui_token and request.environ.get("ft.token_where") == "query":
+            response.set_cookie(TOKEN_COOKIE, settings.ui_token, httponly=True, samesite="Strict",
+                                max_age=30 * 86400)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if request.path.startswith("/api/") or request.path == "/healthz":
+            code = {413: "too_large", 404: "not_found", 503: "unavailable", 400: "bad_request"}.get(exc.code, "error")
+            message = exc.description if exc.code != 413 else f"uploads are limited to {MAX_UPLOAD_BYTES} bytes"
+            return jsonify(error=code, message=message), exc.code
+        return exc
+
+    @app.errorhandler(StoreUnavailable)
+    def store_missing(exc: StoreUnavailable):
+        if request.path.startswith("/api/"):
+            return jsonify(error="store_unavailable", message=str(exc)), 503
+        return render_template("message.html", page="analytics", title="History unavailable",
+                               message=str(exc)), 503
+
+    @app.context_processor
+    def page_globals():
+        return {"exercise_names": DISPLAY_NAMES, "exercises": EXERCISES, "camera_advice": CAMERA_ADVICE,
+                "connections": POSE_CONNECTIONS}
+
+    # ------------------------------------------------------------------ pages
+    @app.get("/")
+    def trainee():
+        return render_template("trainee.html", page="trainee")
+
+    @app.get("/watch/<path:session>")
+    def watch(session: str):
+        return render_template("watch.html", page="watch", session=session)
+
+    @app.get("/instructor")
+    def instructor():
+        return render_template("instructor.html", page="instructor")
+
+    @app.get("/analytics")
+    def analytics_page():
+        def build(store):
+            return analytics.overview(store.list_sessions(limit=100), store.history(days=30), date.today(), 30)
+        return render_template("analytics.html", page="analytics", view=with_store(build))
+
+    @app.get("/analytics/<path:session>")
+    def analytics_session(session: str):
+        report = with_store(lambda store: store.session_report(session))
+        if not report:
+            return render_template("message.html", page="analytics", title="Session not found",
+                                   message=f"No stored session {session!r}. It appears here once it has ended."), 404
+        return render_template("session.html", page="analytics", view=analytics.session_details(report))
+
+    # ------------------------------------------------------------------ live JSON and streams
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(ok=True, hub_alive=bool(hub and hub.alive))
+
+    @app.get("/api/state")
+    def state():
+        return jsonify(need_hub().snapshot(request.args.get("session") or None))
+
+    @app.get("/api/health")
+    def health():
+        live = need_hub()
+        view = live.snapshot()["health"]
+        view["ui"] = {"hub_alive": live.alive, "sse_clients": live.broadcaster.client_count,
+                      **(relay.stats if relay else {})}
+        return jsonify(view)
+
+    @app.get("/api/stream")
+    def stream():
+        live = need_hub()
+        session = request.args.get("session") or None
+        poses = request.args.get("poses", "all" if session else "none")
+        if poses not in ("all", "lite", "none"):
+            return jsonify(error="bad_request", message="poses must be all, lite or none"), 400
+        client, snapshot = live.subscribe(session, poses)
+
+        def generate():
+            try:
+                yield "retry: 2000\n\n" + format_sse("snapshot", snapshot)
+                while not stopping.is_set() and not client.closed:
+                    batch = client.take(KEEPALIVE_S)
+                    yield "".join(format_sse(e.name, e.data, i) for i, e in batch) if batch else format_comment()
+            finally:
+                live.broadcaster.unsubscribe(client)
+
+        return Response(generate(), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @app.get("/api/audio/<int:clip_id>.wav")
+    def audio(clip_id: int):
+        clip = need_hub().audio.get(clip_id)
+        if clip is None:
+            abort(404, "that cue is no longer kept")
+        return Response(clip[1], mimetype="audio/wav", headers={"Cache-Control": "private, max-age=600"})
+
+    @app.get("/api/frame/<path:session>")
+    def frame(session: str):
+        _, jpeg = need_hub().frames.latest(session)
+        if jpeg is None:
+            abort(404, "no frame of that session")
+        return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/video/<path:session>")
+    def video(session: str):
+        live = need_hub()
+
+        def generate():
+            seen = 0
+            while not stopping.is_set():
+                version, jpeg = live.frames.wait_newer(session, seen, KEEPALIVE_S)
+                if jpeg is None:
+                    with live.lock:
+                        if live.state.get(session) is None:
+                            return  # the session is gone: end the stream
+                    continue
+                seen = version
+                yield (f"--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+                       ).encode() + jpeg + b"\r\n"
+
+        return Response(generate(), mimetype=f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}",
+                        headers={"Cache-Control": "no-store"})
+
+    # ------------------------------------------------------------------ browser ingest
+    @app.post("/api/ingest/<session>")
+    def ingest(session: str):
+        if relay is None:
+            abort(503, "frame relay is not connected")
+        try:
+            validate_session(session)
+            data = request.get_data(cache=False)
+            width, height = validate_upload(data)
+            result = relay.relay(session, data, width, height, time.time())
+        except UploadError as exc:
+            return jsonify(exc.as_json()), exc.status
+        return jsonify(result)
+
+    @app.post("/api/ingest/<session>/end")
+    def ingest_end(session: str):
+        if relay is None:
+            abort(503, "frame relay is not connected")
+        try:
+            validate_session(session)
+        except UploadError as exc:
+            return jsonify(exc.as_json()), exc.status
+        return jsonify(relay.end(session, time.time(), reason="stopped"))
+
+    # ------------------------------------------------------------------ history exports
+    def csv_response(text: str, name: str) -> Response:
+        return Response(text, mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @app.get("/api/sessions")
+    def sessions_json():
+        return jsonify(with_store(lambda store: store.list_sessions(limit=_int_arg("limit", 100, 1, 10000))))
+
+    @app.get("/api/sessions.csv")
+    def sessions_csv():
+        rows = with_store(lambda store: store.list_sessions(limit=_int_arg("limit", 1000, 1, 10000)))
+        return csv_response(analytics.sessions_csv(rows), "sessions.csv")
+
+    def _report(session: str) -> dict:
+        report = with_store(lambda store: store.session_report(session))
+        if not report:
+            abort(404, f"no stored session {session!r}")
+        return report
+
+    @app.get("/api/sessions/<path:session>/report.json")
+    def session_json(session: str):
+        return jsonify(_report(session))
+
+    @app.get("/api/sessions/<path:session>/reps.csv")
+    def session_reps_csv(session: str):
+        return csv_response(analytics.reps_csv(_report(session)), f"{_safe_name(session)}-reps.csv")
+
+    @app.get("/api/sessions/<path:session>/sets.csv")
+    def session_sets_csv(session: str):
+        return csv_response(analytics.sets_csv(_report(session)), f"{_safe_name(session)}-sets.csv")
+
+    @app.get("/api/history")
+    def history_json():
+        return jsonify(with_store(lambda store: store.history(days=_int_arg("days", 30, 1, 3650))))
+
+    @app.get("/api/history.csv")
+    def history_csv():
+        rows = with_store(lambda store: store.history(days=_int_arg("days", 30, 1, 3650)))
+        return csv_response(analytics.history_csv(rows), "history.csv")
+
+    @app.get("/favicon.ico")
+    def favicon():
+        return redirect("/static/icon.svg")
+
+    return app
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    try:
+        value = int(request.args.get(name, default))
+    except ValueError:
+        abort(400, f"{name} must be a whole number")
+    return max(low, min(high, value))
+
+
+def _safe_name(session: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in session)[:80] or "session"

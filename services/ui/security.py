@@ -1,0 +1,55 @@
+"""Who may use the UI: loopback by default; anything wider needs a token (header, ?token= or cookie)."""
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+
+logger = logging.getLogger(__name__)
+
+TOKEN_COOKIE = "ft_token"
+TOKEN_HEADER = "X-FT-Token"
+
+
+class ListenRefused(SystemExit):
+    """Raised at start-up: the UI would be reachable from the network without a token."""
+
+
+def is_loopback(host: str) -> bool:
+    host = (host or "").strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_listen(host: str, token: str) -> None:
+    """Refuse to serve beyond this machine without a token: camera pictures of people are private."""
+    if not is_loopback(host) and not token:
+        raise ListenRefused(
+            f"refusing to listen on {host!r} without a token: the UI shows camera pictures and workout "
+            f"history. Set --ui-token (or FT_UI_TOKEN) to a long random string, or listen on 127.0.0.1.")
+
+
+def supplied_token(headers, args, cookies) -> tuple[str, str]:
+    """(token, where) from a request's header, Bearer authorization, query or cookie; ("", "") if none."""
+    header = headers.get(TOKEN_HEADER, "")
+    if header:
+        return header, "header"
+    auth = headers.get("Authorization", "")
+    if auth.startswith("Bearer "):
+        return auth[len("Bearer "):].strip(), "header"
+    if args.get("token"):
+        return args.get("token", ""), "query"
+    if cookies.get(TOKEN_COOKIE):
+        return cookies.get(TOKEN_COOKIE, ""), "cookie"
+    return "", ""
+
+
+def token_ok(expected: str, given: str) -> bool:
+    """Constant-time comparison; no token configured means no check (loopback only, see check_listen)."""
+    if not expected:
+        return True
+    return bool(given) and hmac.compare_digest(expected.encode(), given.encode())
