@@ -1,0 +1,82 @@
+"""The bench's pure helpers: percentiles, summaries, scaling efficiency, memory growth, goals, clip choice."""
+import csv
+
+import pytest
+
+from trainer.bench import (check_goals, default_clip, memory_growth, percentile, processed_ratio, report_lines,
+                           scaling_efficiency, service_of, summarize_ms)
+from trainer.bench_stages import time_calls
+
+
+def test_percentile_interpolates_and_handles_empty():
+    values = [10, 20, 30, 40, 50]
+    assert percentile(values, 50) == 30
+    assert percentile(values, 0) == 10 and percentile(values, 100) == 50
+    assert percentile(values, 95) == pytest.approx(48.0)   # 40 + 0.8 * 10
+    assert percentile([], 50) is None
+
+
+def test_summarize_ms():
+    s = summarize_ms([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert s["n"] == 5 and s["p50"] == 3.0 and s["max"] == 100.0 and s["mean"] == 22.0
+    assert s["p95"] > 4.0 and s["p99"] > s["p95"]
+    assert summarize_ms([]) == {"n": 0, "mean": None, "p50": None, "p95": None, "p99": None, "max": None}
+
+
+def test_scaling_efficiency_is_fps_n_over_n_times_fps_1():
+    eff = scaling_efficiency({"1": 40.0, "2": 72.0, "4": 120.0})
+    assert eff == {"1": 1.0, "2": 0.9, "4": 0.75}
+    assert scaling_efficiency({"2": 72.0}) == {}
+
+
+def test_memory_growth_ignores_warm_up():
+    samples = [(0, 50.0), (10, 180.0), (30, 200.0), (60, 201.0), (90, 199.0), (120, 203.5)]
+    g = memory_growth(samples, warmup_s=30)
+    assert g == {"after_warmup": 200.0, "last": 203.5, "peak": 203.5, "growth": 3.5}
+    assert memory_growth(samples[:4], warmup_s=60) is None   # one sample after warm-up is no trend
+
+
+def test_processed_ratio_and_service_names():
+    assert processed_ratio(285, 300) == 0.95
+    assert processed_ratio(0, 0) is None
+    assert service_of("pose-2") == "pose" and service_of("broker-1") == "broker" and service_of("bench") == "bench"
+
+
+def test_goals_and_report():
+    result = {"date": "2026-11-25", "machine": {"cpu": "x", "cores": 2}, "clip": "c.mp4",
+              "live": {"frames_processed_ratio": 0.97, "latency_ms": summarize_ms([30, 40, 70]), "seconds": 10,
+                       "pose_workers": 2, "frames_captured": 300, "cpu_percent": {"pose-1": 50.0},
+                       "rss_mb": {"pose-1": 200.0}},
+              "offline": {"fps_by_workers": {"1": 40.0, "2": 76.0}, "scaling_efficiency": 0.95},
+              "stages_ms": {"features_classify_coach": summarize_ms([0.4, 0.5])},
+              "memory_mb": {"growth": 30.0, "growth_by_service": {"pose-1": 2.0, "coach-1": 28.0}, "seconds": 120,
+                            "warmup_s": 30}}
+    goals = check_goals(result)
+    assert goals["frames_processed_ratio >= 95%"] is True
+    assert goals["latency p95 <= 60 ms"] is False           # p95 of [30, 40, 70] is 67
+    assert goals["scaling efficiency >= 90%"] is True
+    assert goals["features+classify+coach <= 1 ms"] is True
+    assert goals["memory flat (growth <= 10 MB per service)"] is False
+    text = "\n".join(report_lines(result))
+    assert "MISSED" in text and "coach-1 +28.0" in text
+    assert all(v is None for v in check_goals({}).values())
+
+
+def test_time_calls_uses_the_given_clock():
+    ticks = iter([0.0, 0.002, 1.0, 1.005])
+    assert time_calls(lambda: None, 2, clock=lambda: next(ticks)) == pytest.approx([2.0, 5.0])
+
+
+def test_default_clip_falls_back_to_a_labelled_30fps_clip(tmp_path):
+    clips = tmp_path / "clips"
+    (clips / "a").mkdir(parents=True)
+    (clips / "a" / "short.mp4").write_bytes(b"x")
+    (clips / "a" / "long.mp4").write_bytes(b"x")
+    with open(clips / "labels.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["file", "duration_s", "fps"])
+        w.writeheader()
+        w.writerow({"file": "a/short.mp4", "duration_s": "5.0", "fps": "30"})
+        w.writerow({"file": "a/missing.mp4", "duration_s": "20.0", "fps": "30"})
+        w.writerow({"file": "a/long.mp4", "duration_s": "20.0", "fps": "29.97"})
+    assert default_clip(tmp_path) == clips / "a" / "long.mp4"
+    assert default_clip(tmp_path / "nowhere") is None
