@@ -1,0 +1,166 @@
+"""Counts the reps of one exercise from the voted phase: one rep per settled start -> end -> start cycle."""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+from common.exercises import END, START
+from services.coach.motion import SIGNALS
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RepTiming:
+    """How a phase sequence must look before it counts; all times in seconds of capture time."""
+
+    min_phase_s: float = 0.10     # a new phase must persist this long ...
+    min_phase_frames: int = 2     # ... and over this many frames before it counts as reached
+    settle_s: float = 0.10        # getting into position: the first start must hold this long
+    min_rep_s: float = 0.30       # a faster cycle is jitter around a phase boundary
+    max_rep_s: float = 10.0       # a slower one is not a rep (walking away, resting at the bottom)
+    max_gap_s: float = 1.5        # longer without a phase (no body, other exercise): forget the cycle
+    min_range_deg: float = 20.0   # with a rep angle: a smaller swing is not a rep
+    finish_return: float = 0.6    # at end of stream a rep in progress counts once the angle came back this far
+
+
+REP_TIMING: dict[str, RepTiming] = {
+    "squat": RepTiming(),
+    "push_up": RepTiming(),
+    "lunge": RepTiming(max_rep_s=12.0),
+    # Crunches are often held at the top for a breath; the hip angle swings little when seen from the side.
+    "crunch": RepTiming(max_rep_s=15.0, min_range_deg=8.0),
+    "jumping_jack": RepTiming(min_rep_s=0.25, max_rep_s=6.0, min_range_deg=40.0),
+}
+DEFAULT_TIMING = RepTiming()
+
+
+@dataclass
+class Rep:
+    """One counted rep."""
+
+    exercise: str
+    number: int                     # 1-based count of this exercise in the session
+    started_at: float               # capture time the trainee left the start phase
+    ended_at: float                 # capture time they were back in the start phase
+    range_of_motion: float | None   # degrees the rep angle swung, None when not measurable
+
+    @property
+    def duration_s(self) -> float:
+        return self.ended_at - self.started_at
+
+
+class RepCounter:
+    """The counter of one exercise in one session; feed it every frame on which that exercise is voted."""
+
+    def __init__(self, exercise: str, timing: RepTiming | None = None, count: int = 0):
+        self.exercise = exercise
+        self.timing = timing or REP_TIMING.get(exercise, DEFAULT_TIMING)
+        self.signal = SIGNALS.get(exercise)
+        self.count = count
+        self.rejected: dict[str, int] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the cycle in progress; the next rep needs a settled start again."""
+        self.state = ""                # "", START (settled) or END
+        self._cand: str = ""
+        self._cand_since = 0.0
+        self._cand_frames = 0
+        self._last_seen: float | None = None
+        self._cycle_start = 0.0
+        self._start_angles: deque[float] = deque(maxlen=30)
+        self._extreme: float | None = None
+        self._last_angle: float | None = None
+
+    @property
+    def in_rep(self) -> bool:
+        return self.state == END or (self.state == START and self._cand == END)
+
+    def observe(self, now: float, phase: str, angle: float | None = None) -> Rep | None:
+        """One frame of this exercise; returns the rep it completes, if any."""
+        t = self.timing
+        if self._last_seen is not None and now - self._last_seen > t.max_gap_s:
+            self.reset()
+        self._track_angle(angle)
+        if phase not in (START, END):
+            return None
+        self._last_seen = now
+        if phase == self.state or (self.state == "" and phase == END):
+            # Nothing changes; and an "end" before the first settled start is someone getting into position.
+            self._cand = ""
+            return None
+        if self._cand != phase:
+            self._cand, self._cand_since, self._cand_frames = phase, now, 0
+            if phase == END and self.state == START:
+                self._extreme = angle
+        self._cand_frames += 1
+        needed = t.settle_s if self.state == "" else t.min_phase_s
+        if now - self._cand_since < needed or self._cand_frames < t.min_phase_frames:
+            return None
+        return self._enter(phase, self._cand_since)
+
+    def finish(self, now: float) -> Rep | None:
+        """End of stream: a rep whose return was seen but not yet confirmed still counts."""
+        if self.state != END:
+            return None
+        if self._cand == START:
+            return self._enter(START, self._cand_since)
+        level = self._start_level()
+        if level is not None and self._extreme is not None and self._last_angle is not None:
+            swing = abs(self._extreme - level)
+            back = abs(self._last_angle - self._extreme)
+            if swing > 0 and back >= self.timing.finish_return * swing:
+                return self._enter(START, now)
+        return None
+
+    # ------------------------------------------------------------------ internals
+    def _track_angle(self, angle: float | None) -> None:
+        if angle is None:
+            return
+        self._last_angle = angle
+        if self.state in ("", START) and self._cand != END:
+            self._start_angles.append(angle)
+        elif self.in_rep and self.signal is not None:
+            if self._extreme is None:
+                self._extreme = angle
+            elif self.signal.start_high:
+                self._extreme = min(self._extreme, angle)
+            else:
+                self._extreme = max(self._extreme, angle)
+
+    def _start_level(self) -> float | None:
+        """The most start-like angle of the start phase (robustly): the voted phase lags the movement, so the
+        last "start" frames are already on the way down."""
+        if not self._start_angles:
+            return None
+        values = sorted(self._start_angles)
+        pick = 0.8 if self.signal is None or self.signal.start_high else 0.2
+        return values[min(len(values) - 1, int(pick * len(values)))]
+
+    def _enter(self, phase: str, at: float) -> Rep | None:
+        previous, self.state, self._cand = self.state, phase, ""
+        if phase == END:
+            self._cycle_start = at
+            return None
+        if previous != END:  # first settle into the start position: nothing to count
+            return None
+        rep = self._judge(at)
+        self._start_angles.clear()
+        self._extreme = None
+        return rep
+
+    def _judge(self, at: float) -> Rep | None:
+        t = self.timing
+        duration = at - self._cycle_start
+        level = self._start_level()
+        rom = abs(self._extreme - level) if level is not None and self._extreme is not None else None
+        reason = ("too_short" if duration < t.min_rep_s else "too_long" if duration > t.max_rep_s
+                  else "shallow" if rom is not None and rom < t.min_range_deg else "")
+        if reason:
+            self.rejected[reason] = self.rejected.get(reason, 0) + 1
+            logger.debug("%s cycle not counted: %s (%.2f s, range %s)", self.exercise, reason, duration, rom)
+            return None
+        self.count += 1
+        return Rep(self.exercise, self.count, self._cycle_start, at, None if rom is None else round(rom, 1))
