@@ -1,0 +1,122 @@
+"""Can the coach see the trainee properly? Lighting, framing and camera placement, with plain advice."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from common.exercises import CAMERA_ADVICE
+from services.coach.body import Body
+
+logger = logging.getLogger(__name__)
+
+SETUP_LIMITS = {
+    "too_dark_share": 0.70,        # share of crushed-black pixels above which the picture is too dark
+    "too_bright_share": 0.60,      # share of blown-out pixels (a window or lamp behind the trainee)
+    # Shoulder width / torso length: ~0.2 seen from the side, ~0.7 facing the camera.
+    "facing_min_ratio": 0.60,      # side-view exercises: above this the trainee faces the camera
+    "side_max_ratio": 0.30,        # front-view exercises: below this the trainee stands side-on
+    "persist_s": 1.5,              # a problem must last this long before it is shown or said
+}
+
+# Joints (of one side) the coach needs to count an exercise; without them it neither counts nor corrects.
+REQUIRED_FOR_COUNTING: dict[str, tuple[str, ...]] = {
+    "push_up": ("shoulder", "elbow", "wrist", "hip"),
+    "squat": ("shoulder", "hip", "knee"),
+    "lunge": ("hip", "knee"),
+    "crunch": ("shoulder", "hip", "knee"),
+    "jumping_jack": ("shoulder", "hip"),
+    "plank": ("shoulder", "hip"),
+}
+DEFAULT_REQUIRED = ("shoulder", "hip")
+FRONT_VIEW = frozenset({"jumping_jack"})
+SIDE_VIEW = frozenset({"push_up", "squat", "lunge", "plank", "crunch"})
+
+TEXTS = {
+    "too_dark": "It's too dark here. Turn on a light.",
+    "too_bright": "Too much light behind you. Face the light instead.",
+    "no_body": "Step into the picture so I can see you.",
+    "body_cut": "Move back so your whole body is in the picture.",
+    "feet": "Step back so I can see your feet.",
+}
+
+
+@dataclass(frozen=True)
+class SetupProblem:
+    kind: str           # too_dark, too_bright, no_body, body_cut, feet, camera
+    text: str
+    blocking: bool      # True: the coach cannot count or correct while it lasts
+
+
+def body_visible(body: Body | None, exercise: str) -> bool:
+    """Whether the joints this exercise is counted with are seen (on one side at least)."""
+    if body is None:
+        return False
+    return body.any_side_seen(REQUIRED_FOR_COUNTING.get(exercise, DEFAULT_REQUIRED))
+
+
+def check_lighting(dark_share: float, bright_share: float) -> list[SetupProblem]:
+    problems = []
+    if dark_share > SETUP_LIMITS["too_dark_share"]:
+        problems.append(SetupProblem("too_dark", TEXTS["too_dark"], False))
+    if bright_share > SETUP_LIMITS["too_bright_share"]:
+        problems.append(SetupProblem("too_bright", TEXTS["too_bright"], False))
+    return problems
+
+
+def check_framing(body: Body | None, exercise: str) -> list[SetupProblem]:
+    if body is None:
+        return [SetupProblem("no_body", TEXTS["no_body"], True)]
+    if not body_visible(body, exercise):
+        return [SetupProblem("body_cut", TEXTS["body_cut"], True)]
+    # Feet strictly inside the picture: advice errs on the side of seeing the whole body.
+    if exercise != "crunch" and not body.any_side_seen(("ankle",), margin=0.0):
+        return [SetupProblem("feet", TEXTS["feet"], False)]
+    return []
+
+
+def check_camera(body: Body | None, exercise: str) -> list[SetupProblem]:
+    """Advice when the trainee faces the camera for a side-view exercise (or the other way round)."""
+    if body is None or exercise not in CAMERA_ADVICE or not body.any_side_seen(("shoulder", "hip")):
+        return []
+    if not (body.seen(11) and body.seen(12)):
+        # One shoulder hidden behind the other: that is a side view.
+        ratio = 0.0
+    else:
+        torso = body.torso_length()
+        if torso < 1e-6:
+            return []
+        ratio = body.shoulder_width() / torso
+    wrong = ((exercise in SIDE_VIEW and ratio > SETUP_LIMITS["facing_min_ratio"])
+             or (exercise in FRONT_VIEW and ratio < SETUP_LIMITS["side_max_ratio"]))
+    return [SetupProblem("camera", CAMERA_ADVICE[exercise], False)] if wrong else []
+
+
+def check_setup(body: Body | None, exercise: str, dark_share: float, bright_share: float) -> list[SetupProblem]:
+    """Every setup problem of one frame (`exercise` may be "none": then only lighting and presence)."""
+    problems = check_lighting(dark_share, bright_share)
+    if exercise in REQUIRED_FOR_COUNTING:
+        problems += check_framing(body, exercise) + check_camera(body, exercise)
+    elif body is None:
+        problems.append(SetupProblem("no_body", TEXTS["no_body"], True))
+    return problems
+
+
+class SetupMonitor:
+    """Shows a setup problem only once it has lasted `persist_s` (a frame or two of bad framing is noise)."""
+
+    def __init__(self, persist_s: float = SETUP_LIMITS["persist_s"]):
+        self.persist_s = persist_s
+        self._since: dict[str, float] = {}
+        self.active: list[SetupProblem] = []
+
+    def update(self, now: float, problems: list[SetupProblem]) -> list[SetupProblem]:
+        """Returns the problems that just became active (to be said once); `active` holds all current ones."""
+        kinds = {p.kind for p in problems}
+        self._since = {k: t for k, t in self._since.items() if k in kinds}
+        before = {p.kind for p in self.active}
+        self.active = []
+        for p in problems:
+            since = self._since.setdefault(p.kind, now)
+            if now - since >= self.persist_s:
+                self.active.append(p)
+        return [p for p in self.active if p.kind not in before]
