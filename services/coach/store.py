@@ -1,0 +1,204 @@
+"""Workout history in SQLite, written as it happens (WAL, one connection per thread).
+
+Writer API (the coach): start_session, session_known, session_totals, end_session, open_set, close_set,
+record_rep (rep row + its set's count in one transaction), start_hold / update_hold, record_cue.
+
+Reader API (the UI), all returning plain JSON-serialisable dicts and lists:
+  list_sessions(limit=100) -> [{id, started_at, ended_at, source, totals: {exercise: {reps, hold_seconds}}}]
+  session_report(session_id) -> {id, started_at, ended_at, source, total_time_s, active_time_s, intensity,
+      sets: [{exercise, number, started_at, ended_at, reps, hold_seconds}],
+      reps: [{exercise, number, ts, duration_s, range_of_motion, form_score, cues}],
+      cue_counts: {text: n}, totals: {exercise: {reps, hold_seconds, sets}}, insights: [str]}
+      (None when the session is unknown)
+  history(days=30) -> [{date, exercise, reps, hold_seconds, sessions}]   (date = local day the session began)
+Times are seconds since the epoch.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from services.coach.insights import insights
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, started_at REAL, ended_at REAL, source TEXT);
+CREATE TABLE IF NOT EXISTS sets (id INTEGER PRIMARY KEY, session_id TEXT, exercise TEXT, number INTEGER,
+    started_at REAL, ended_at REAL, reps INTEGER DEFAULT 0, hold_seconds REAL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS reps (id INTEGER PRIMARY KEY, session_id TEXT, set_id INTEGER, exercise TEXT,
+    number INTEGER, ts REAL, duration_s REAL, range_of_motion REAL, form_score REAL, cues TEXT);
+CREATE TABLE IF NOT EXISTS holds (id INTEGER PRIMARY KEY, session_id TEXT, set_id INTEGER, exercise TEXT,
+    started_at REAL, seconds REAL);
+CREATE TABLE IF NOT EXISTS cue_events (id INTEGER PRIMARY KEY, session_id TEXT, ts REAL, exercise TEXT,
+    kind TEXT, text TEXT);
+CREATE INDEX IF NOT EXISTS sets_by_session ON sets(session_id);
+CREATE INDEX IF NOT EXISTS reps_by_session ON reps(session_id);
+CREATE INDEX IF NOT EXISTS holds_by_session ON holds(session_id);
+CREATE INDEX IF NOT EXISTS cues_by_session ON cue_events(session_id);
+CREATE INDEX IF NOT EXISTS sessions_by_start ON sessions(started_at);
+"""
+
+
+class WorkoutStore:
+    """One SQLite file shared by the coach (writer) and the UI (reader), each thread with its own connection."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._conn().executescript(SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=10.0)
+            conn.row_factory = sqlite3.Row
+            # WAL: the UI reads while the coach writes; NORMAL sync still survives a crash of the process.
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # ------------------------------------------------------------------ writing
+    def session_known(self, session_id: str) -> bool:
+        return self._conn().execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is not None
+
+    def start_session(self, session_id: str, started_at: float, source: str = "") -> None:
+        with self._conn() as conn:
+            conn.execute("INSERT OR IGNORE INTO sessions (id, started_at, source) VALUES (?, ?, ?)",
+                         (session_id, started_at, source))
+
+    def end_session(self, session_id: str, ended_at: float) -> None:
+        with self._conn() as conn:
+            conn.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (ended_at, session_id))
+            # A set left open by a crash ends with its last rep or hold.
+            conn.execute("UPDATE sets SET ended_at = COALESCE(ended_at, started_at) WHERE session_id = ?",
+                         (session_id,))
+
+    def open_set(self, session_id: str, exercise: str, number: int, started_at: float) -> int:
+        with self._conn() as conn:
+            cur = conn.execute("INSERT INTO sets (session_id, exercise, number, started_at, ended_at) "
+                               "VALUES (?, ?, ?, ?, ?)", (session_id, exercise, number, started_at, started_at))
+            return int(cur.lastrowid)
+
+    def close_set(self, set_id: int, ended_at: float) -> None:
+        with self._conn() as conn:
+            conn.execute("UPDATE sets SET ended_at = ? WHERE id = ?", (ended_at, set_id))
+
+    def record_rep(self, session_id: str, set_id: int, exercise: str, number: int, ts: float, duration_s: float,
+                   range_of_motion: float | None, form_score: float | None, cues: list[str]) -> None:
+        """One counted rep, committed at once together with its set's count."""
+        with self._conn() as conn:
+            conn.execute("INSERT INTO reps (session_id, set_id, exercise, number, ts, duration_s, range_of_motion, "
+                         "form_score, cues) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (session_id, set_id, exercise, number, ts, duration_s, range_of_motion, form_score,
+                          json.dumps(cues)))
+            conn.execute("UPDATE sets SET reps = reps + 1, ended_at = MAX(ended_at, ?) WHERE id = ?", (ts, set_id))
+
+    def start_hold(self, session_id: str, set_id: int, exercise: str, started_at: float) -> int:
+        with self._conn() as conn:
+            cur = conn.execute("INSERT INTO holds (session_id, set_id, exercise, started_at, seconds) "
+                               "VALUES (?, ?, ?, ?, 0)", (session_id, set_id, exercise, started_at))
+            return int(cur.lastrowid)
+
+    def update_hold(self, hold_id: int, seconds: float) -> None:
+        """The hold's length so far (called as it grows, so a crash loses at most the last update)."""
+        with self._conn() as conn:
+            row = conn.execute("SELECT set_id, started_at FROM holds WHERE id = ?", (hold_id,)).fetchone()
+            if row is None:
+                return
+            conn.execute("UPDATE holds SET seconds = ? WHERE id = ?", (seconds, hold_id))
+            conn.execute("UPDATE sets SET hold_seconds = (SELECT COALESCE(SUM(seconds), 0) FROM holds "
+                         "WHERE set_id = ?), ended_at = MAX(ended_at, ?) WHERE id = ?",
+                         (row["set_id"], row["started_at"] + seconds, row["set_id"]))
+
+    def delete_hold(self, hold_id: int) -> None:
+        """A hold that turned out too short to count."""
+        with self._conn() as conn:
+            conn.execute("DELETE FROM holds WHERE id = ?", (hold_id,))
+
+    def record_cue(self, session_id: str, ts: float, exercise: str, kind: str, text: str) -> None:
+        with self._conn() as conn:
+            conn.execute("INSERT INTO cue_events (session_id, ts, exercise, kind, text) VALUES (?, ?, ?, ?, ?)",
+                         (session_id, ts, exercise, kind, text))
+
+    def session_totals(self, session_id: str) -> dict[str, dict]:
+        """{exercise: {reps, hold_seconds, sets}} so far: what a restarted coach resumes from."""
+        totals: dict[str, dict] = {}
+        for row in self._conn().execute(
+                "SELECT exercise, SUM(reps) AS reps, SUM(hold_seconds) AS hold, COUNT(*) AS n, MAX(number) AS top "
+                "FROM sets WHERE session_id = ? GROUP BY exercise", (session_id,)):
+            totals[row["exercise"]] = {"reps": int(row["reps"] or 0), "hold_seconds": float(row["hold"] or 0.0),
+                                       "sets": int(row["top"] or row["n"])}
+        return totals
+
+    # ------------------------------------------------------------------ reading
+    def list_sessions(self, limit: int = 100) -> list[dict]:
+        conn = self._conn()
+        rows = conn.execute("SELECT * FROM sessions ORDER BY started_at DESC LIMIT ?", (int(limit),)).fetchall()
+        out = []
+        for row in rows:
+            totals = {ex: {"reps": t["reps"], "hold_seconds": round(t["hold_seconds"], 2)}
+                      for ex, t in self.session_totals(row["id"]).items()}
+            out.append({"id": row["id"], "started_at": row["started_at"], "ended_at": row["ended_at"],
+                        "source": row["source"], "totals": totals})
+        return out
+
+    def session_report(self, session_id: str) -> dict | None:
+        conn = self._conn()
+        head = conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if head is None:
+            return None
+        sets = [{"exercise": r["exercise"], "number": r["number"], "started_at": r["started_at"],
+                 "ended_at": r["ended_at"], "reps": r["reps"], "hold_seconds": round(r["hold_seconds"] or 0.0, 2)}
+                for r in conn.execute("SELECT * FROM sets WHERE session_id = ? ORDER BY started_at, id",
+                                      (session_id,))]
+        reps = [{"exercise": r["exercise"], "number": r["number"], "ts": r["ts"], "duration_s": r["duration_s"],
+                 "range_of_motion": r["range_of_motion"], "form_score": r["form_score"],
+                 "cues": json.loads(r["cues"] or "[]"), "set_id": r["set_id"]}
+                for r in conn.execute("SELECT * FROM reps WHERE session_id = ? ORDER BY ts, id", (session_id,))]
+        cue_counts: dict[str, int] = {}
+        for r in conn.execute("SELECT text, COUNT(*) AS n FROM cue_events WHERE session_id = ? AND kind = 'form' "
+                              "GROUP BY text ORDER BY n DESC", (session_id,)):
+            cue_counts[r["text"]] = int(r["n"])
+        totals = self.session_totals(session_id)
+        for t in totals.values():
+            t["hold_seconds"] = round(t["hold_seconds"], 2)
+        last = max([head["started_at"] or 0.0] + [s["ended_at"] or 0.0 for s in sets] + [r["ts"] for r in reps])
+        ended = head["ended_at"] if head["ended_at"] is not None else last
+        total_time = max(0.0, (ended or 0.0) - (head["started_at"] or 0.0))
+        active_time = sum(max(0.0, (s["ended_at"] or s["started_at"]) - s["started_at"]) for s in sets)
+        set_ids = {r["id"]: i for i, r in enumerate(conn.execute(
+            "SELECT id FROM sets WHERE session_id = ? ORDER BY started_at, id", (session_id,)))}
+        for rep in reps:  # which set (by position in `sets`) a rep belongs to, for the insights
+            rep["set_index"] = set_ids.get(rep.pop("set_id"))
+        report = {"id": head["id"], "started_at": head["started_at"], "ended_at": head["ended_at"],
+                  "source": head["source"], "total_time_s": round(total_time, 2),
+                  "active_time_s": round(active_time, 2),
+                  "intensity": round(min(1.0, active_time / total_time), 3) if total_time > 0 else 0.0,
+                  "sets": sets, "reps": reps, "cue_counts": cue_counts, "totals": totals}
+        report["insights"] = insights(sets, reps, cue_counts)
+        for rep in reps:
+            rep.pop("set_index", None)
+        return report
+
+    def history(self, days: int = 30, now: float | None = None) -> list[dict]:
+        since = (time.time() if now is None else now) - days * 86400.0
+        rows = self._conn().execute(
+            "SELECT date(s.started_at, 'unixepoch', 'localtime') AS day, st.exercise AS exercise, "
+            "SUM(st.reps) AS reps, SUM(st.hold_seconds) AS hold, COUNT(DISTINCT s.id) AS sessions "
+            "FROM sessions s JOIN sets st ON st.session_id = s.id WHERE s.started_at >= ? "
+            "GROUP BY day, st.exercise ORDER BY day, st.exercise", (since,)).fetchall()
+        return [{"date": r["day"], "exercise": r["exercise"], "reps": int(r["reps"] or 0),
+                 "hold_seconds": round(float(r["hold"] or 0.0), 2), "sessions": int(r["sessions"])} for r in rows]
