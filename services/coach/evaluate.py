@@ -1,0 +1,151 @@
+"""Tune the coach in-process: cached poses of the labelled clips -> classifier -> CoachProcessor -> scores.
+
+    python -m services.coach.evaluate [--phases model|angles] [--only TEXT] [--verbose]
+
+`model` runs the trained SessionClassifier (models/); `angles` stands in phases derived from joint angles of
+the clip's labelled exercise (trainer.phase_labels) passed through a trailing majority vote like the
+classifier's, for developing the counter before models exist. Nothing here runs in the live pipeline.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+from collections import Counter, deque
+from pathlib import Path
+
+import numpy as np
+
+from common.config import PROJECT_ROOT, Settings
+from common.exercises import EXERCISES, NONE
+from common.messages import Classification, CoachUpdate, EndOfStream, SessionSummary
+from services.coach.processor import CoachProcessor
+from services.coach.store import WorkoutStore
+
+logger = logging.getLogger(__name__)
+
+DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"
+CLIPS_DIR = DATA_DIR / "clips"
+
+
+def angle_stream(exercise: str, clip, vote: int = 9):
+    """(exercise, phase) per frame from joint angles of a clip of a known exercise, voted over `vote` frames."""
+    from trainer.phase_labels import label_phases
+    n = len(clip.landmarks)
+    if exercise not in EXERCISES:
+        return [(NONE, "")] * n
+    labels = label_phases(exercise, clip.landmarks, clip.aspect, clip.fps)
+    ex_window: deque[str] = deque(maxlen=vote)
+    ph_window: deque[str] = deque(maxlen=vote)
+    out, phase = [], ""
+    for i in range(n):
+        ex_window.append(exercise if labels.active[i] else NONE)
+        voted = Counter(ex_window).most_common(1)[0][0]
+        if labels.phase[i]:
+            ph_window.append(labels.phase[i])
+        if ph_window:
+            top, count = Counter(ph_window).most_common(1)[0]
+            if count > len(ph_window) // 2:
+                phase = top
+        out.append((voted, phase if voted != NONE and voted != "plank" else ""))
+    return out
+
+
+def model_stream(clip):
+    from services.classifier.session import SessionClassifier
+    classifier = SessionClassifier()
+    out = []
+    for lm in clip.landmarks:
+        res = classifier.classify(None if np.isnan(lm[0, 0]) else lm, clip.aspect)
+        out.append((res.exercise, res.phase, float(res.exercise_conf), float(res.phase_conf), res.raw_exercise))
+    return out
+
+
+def run_clip(processor: CoachProcessor, session: str, clip, stream) -> tuple[dict, list]:
+    """Feed one clip through the coach; returns (summary, coach updates with an event)."""
+    events = []
+    summary = None
+    for i, item in enumerate(stream):
+        exercise, phase = item[0], item[1]
+        lm = clip.landmarks[i]
+        landmarks = b"" if np.isnan(lm[0, 0]) else np.ascontiguousarray(lm, np.float32).tobytes()
+        msg = Classification(session=session, seq=i, ts_capture=i / clip.fps, width=clip.width, height=clip.height,
+                             landmarks=landmarks, dark_share=float(clip.dark_share[i]),
+                             bright_share=float(clip.bright_share[i]), exercise=exercise, phase=phase,
+                             exercise_conf=item[2] if len(item) > 2 else 1.0,
+                             phase_conf=item[3] if len(item) > 3 else 1.0,
+                             raw_exercise=item[4] if len(item) > 4 else exercise)
+        for out in processor.process(msg):
+            if isinstance(out, CoachUpdate) and out.event:
+                events.append((round(i / clip.fps, 2), out.event, dict(out.reps), out.form_score))
+            elif not isinstance(out, CoachUpdate):
+                events.append((round(i / clip.fps, 2), out.TYPE, getattr(out, "text", "")))
+    for out in processor.process(EndOfStream(session=session, seq=len(stream), frames=len(stream), fps=clip.fps)):
+        if isinstance(out, SessionSummary):
+            summary = out.summary
+        else:
+            events.append(("eos", out.TYPE, getattr(out, "text", "")))
+    return summary, events
+
+
+def per_exercise(rows: list[dict]) -> dict:
+    out = {}
+    for ex in EXERCISES:
+        rs = [r for r in rows if r["exercise_true"] == ex and r["reps_true"] is not None]
+        if not rs:
+            continue
+        err = [abs(r["reps_pred"] - r["reps_true"]) for r in rs]
+        out[ex] = {"clips": len(rs), "exact": round(np.mean([e == 0 for e in err]), 3),
+                   "obo": round(np.mean([e <= 1 for e in err]), 3),
+                   "mae": round(np.mean([e / max(1, r["reps_true"]) for e, r in zip(err, rs)]), 3)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.coach.evaluate", description=__doc__.split("\n")[0])
+    parser.add_argument("--phases", choices=("model", "angles"), default="model")
+    parser.add_argument("--only", default="", help="only clips whose file name contains this text")
+    parser.add_argument("--verbose", action="store_true", help="print the coach's events per clip")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if not CLIPS_DIR.is_dir():
+        print(f"no clips at {CLIPS_DIR}", file=sys.stderr)
+        return 1
+    from trainer.evaluate import prediction, read_labels, score
+    from trainer.landmark_cache import extract
+    labels = read_labels(CLIPS_DIR / "labels.csv")
+    tmp = tempfile.TemporaryDirectory(prefix="coach-eval-")
+    processor = CoachProcessor(WorkoutStore(Path(tmp.name) / "eval.sqlite3"), Settings())
+    rows = []
+    for name, lab in labels.items():
+        if args.only and args.only not in name:
+            continue
+        clip = extract(CLIPS_DIR / name)
+        stream = model_stream(clip) if args.phases == "model" else angle_stream(lab["exercise"], clip)
+        summary, events = run_clip(processor, name, clip, stream)
+        pred, reps, hold = prediction(summary)
+        reps_all = sum(int(t.get("reps", 0)) for t in summary["totals"].values())
+        row = {"file": name, "exercise_true": lab["exercise"], "exercise_pred": pred, "reps_true": lab["reps"],
+               "reps_pred": reps, "hold_true": lab["hold_seconds"], "hold_pred": round(hold, 2),
+               "reps_all": reps_all}
+        rows.append(row)
+        if not args.json:
+            bad = (pred != lab["exercise"] or (lab["reps"] is not None and reps != lab["reps"])
+                   or (lab["hold_seconds"] is not None and abs(hold - lab["hold_seconds"]) > 1.5))
+            print(f"{'BAD' if bad else 'ok '} {name:<52} {lab['exercise']:>12} -> {pred:<12} reps "
+                  f"{lab['reps']!s:>4} -> {reps:<3} hold {lab['hold_seconds']!s:>5} -> {hold:<6.2f}", flush=True)
+            if args.verbose:
+                for e in events:
+                    print("      ", e)
+    report = {"overall": score(rows), "per_exercise": per_exercise(rows)}
+    if args.json:
+        report["clips"] = rows
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""The coach's state of one session: counters, holds, form, sets and setup, updated frame by frame."""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+from common.exercises import EXERCISES, HOLDS, NONE
+from common.messages import Classification
+from services.coach.body import Body
+from services.coach.form_tracker import FormTracker
+from services.coach.hold_timer import HoldTimer
+from services.coach.motion import rep_angle
+from services.coach.rep_counter import Rep, RepCounter
+from services.coach.sets import (PRIORITY, Announcement, SetRecord, SetTracker, hold_announcement,
+                                 rep_announcement, set_announcement)
+from services.coach.setup_checks import SetupMonitor, body_visible, check_setup
+from services.coach.store import WorkoutStore
+from services.coach.summary import SegmentLog
+
+logger = logging.getLogger(__name__)
+
+RECENT_CUES_S = 5.0      # corrections stay on screen this long (capture time)
+HOLD_STORE_EVERY_S = 1.0  # a growing hold is written to the store this often
+
+
+@dataclass
+class Said:
+    """Something the session wants said, with the capture time it belongs to."""
+
+    text: str
+    kind: str
+    priority: int
+
+
+@dataclass
+class FrameResult:
+    event: str
+    said: list[Said]
+
+
+class CoachSession:
+    """Pure apart from the store: every time comes from the messages (capture time)."""
+
+    def __init__(self, session_id: str, store: WorkoutStore, set_pause_s: float, wall_offset: float,
+                 restored: dict[str, dict] | None = None):
+        self.id = session_id
+        self.store = store
+        self.wall_offset = wall_offset   # capture time + offset = seconds since the epoch (for the history)
+        restored = restored or {}
+        self.counters = {ex: RepCounter(ex, count=restored.get(ex, {}).get("reps", 0))
+                         for ex in EXERCISES if ex not in HOLDS}
+        self.holds = {ex: HoldTimer(ex, total_s=restored.get(ex, {}).get("hold_seconds", 0.0)) for ex in HOLDS}
+        self.forms = {ex: FormTracker(ex) for ex in EXERCISES}
+        self.sets = SetTracker(set_pause_s, {ex: t.get("sets", 0) for ex, t in restored.items()})
+        self.setup = SetupMonitor()
+        self.segments = SegmentLog()
+        self.exercise = NONE
+        self.phase = ""
+        self.body_visible = False
+        self.form_score: float | None = None
+        self.recent_cues: deque[tuple[float, str]] = deque(maxlen=8)
+        self.first_ts: float | None = None
+        self.first_seq = 0
+        self.last_ts = 0.0
+        self.frames_seen = 0
+        self._hold_ids: dict[str, int] = {}
+        self._hold_stored_s: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ frames
+    def frame(self, msg: Classification) -> FrameResult:
+        now = msg.ts_capture
+        if self.first_ts is None:
+            self.first_ts, self.first_seq = now, msg.seq
+        self.last_ts = max(self.last_ts, now)
+        self.frames_seen += 1
+        events: list[str] = []
+        said: list[Said] = []
+        body = Body.from_landmarks(msg.landmarks, msg.width, msg.height)
+        exercise = msg.exercise if msg.exercise in EXERCISES else NONE
+        for problem in self.setup.update(now, check_setup(body, exercise, msg.dark_share, msg.bright_share)):
+            said.append(Said(problem.text, "setup", PRIORITY["setup"]))
+        self._close_paused_set(now, events, said)
+        if exercise != self.exercise and self.exercise in self.forms:
+            self.forms[self.exercise].reset()  # a half-seen rep of the previous exercise is not judged
+        self.exercise, self.phase = exercise, msg.phase
+        self.segments.observe(now, exercise)
+        self.body_visible = exercise != NONE and body_visible(body, exercise)
+        for ex, timer in self.holds.items():
+            self._update_hold(now, ex, timer, ex == exercise and self.body_visible, events, said)
+        if exercise in self.counters:
+            self._update_reps(now, msg, exercise, body, events, said)
+        elif exercise in HOLDS and self.body_visible and self.holds[exercise].holding:
+            form = self.forms[exercise]
+            for rule in form.observe(body, msg.phase or "hold", live=True):
+                said.append(self._correction(now, exercise, rule.cue))
+        return FrameResult(",".join(events), said)
+
+    def tick(self, now: float) -> FrameResult:
+        """Time passed without a usable frame (a skipped frame)."""
+        events: list[str] = []
+        said: list[Said] = []
+        self.last_ts = max(self.last_ts, now)
+        self._close_paused_set(now, events, said)
+        return FrameResult(",".join(events), said)
+
+    def finish(self, now: float) -> list[Said]:
+        """End of stream: complete what is in progress, close the set and the session in the store."""
+        said: list[Said] = []
+        events: list[str] = []
+        self.last_ts = max(self.last_ts, now)
+        if self.exercise in self.counters:
+            rep = self.counters[self.exercise].finish(now)
+            if rep is not None:
+                self._count(rep, events, said)
+        for ex, timer in self.holds.items():
+            for ev in timer.finish(now):
+                self._hold_event(ex, timer, ev, events, said)
+        record = self.sets.close()
+        if record is not None:
+            said.append(self._set_closed(record))
+        self.store.end_session(self.id, self.wall(self.last_ts))
+        return said
+
+    # ------------------------------------------------------------------ reps
+    def _update_reps(self, now: float, msg: Classification, exercise: str, body: Body | None,
+                     events: list[str], said: list[Said]) -> None:
+        counter = self.counters[exercise]
+        phase = msg.phase if self.body_visible else ""
+        angle = rep_angle(exercise, body) if self.body_visible else None
+        rep = counter.observe(now, phase, angle)
+        form = self.forms[exercise]
+        if counter.state == "":
+            form.reset()  # frames before the trainee settled into position say nothing about a rep
+        elif self.body_visible and body is not None:
+            for rule in form.observe(body, msg.phase, live=counter.in_rep):
+                said.append(self._correction(now, exercise, rule.cue))
+        if rep is not None:
+            self._count(rep, events, said)
+
+    def _count(self, rep: Rep, events: list[str], said: list[Said]) -> None:
+        verdict = self.forms[rep.exercise].close()
+        self.form_score = verdict.score
+        closed, opened = self.sets.activity(rep.ended_at, rep.exercise, started_at=rep.started_at)
+        if closed is not None:
+            events.append("set_end")
+            said.append(self._set_closed(closed))
+        current = self.sets.current
+        if opened:
+            current.store_id = self.store.open_set(self.id, rep.exercise, current.number, self.wall(rep.started_at))
+        current.reps += 1
+        self.store.record_rep(self.id, current.store_id, rep.exercise, rep.number, self.wall(rep.ended_at),
+                              round(rep.duration_s, 3), rep.range_of_motion, verdict.score, verdict.cues)
+        self.segments.credit(rep.exercise, reps=1)
+        events.append("rep")
+        announcement = rep_announcement(rep.number)
+        if announcement is not None:
+            said.append(Said(announcement.text, announcement.kind, announcement.priority))
+
+    def _correction(self, now: float, exercise: str, text: str) -> Said:
+        self.recent_cues.append((now, text))
+        self.segments.credit(exercise, cue=text)
+        self.store.record_cue(self.id, self.wall(now), exercise, "form", text)
+        return Said(text, "form", PRIORITY["form"])
+
+    # ------------------------------------------------------------------ holds
+    def _update_hold(self, now: float, exercise: str, timer: HoldTimer, holding: bool,
+                     events: list[str], said: list[Said]) -> None:
+        if not holding and not timer.holding:
+            return
+        for ev in timer.update(now, holding):
+            self._hold_event(exercise, timer, ev, events, said)
+        if timer.holding and timer.current_s() >= timer.timing.min_hold_s and holding:
+            closed, opened = self.sets.activity(now, exercise, started_at=timer.started_at)
+            if closed is not None:
+                events.append("set_end")
+                said.append(self._set_closed(closed))
+            current = self.sets.current
+            if opened:
+                current.store_id = self.store.open_set(self.id, exercise, current.number, self.wall(timer.started_at))
+            if exercise not in self._hold_ids:
+                self._hold_ids[exercise] = self.store.start_hold(self.id, current.store_id, exercise,
+                                                                 self.wall(timer.started_at))
+                self._hold_stored_s[exercise] = 0.0
+            seconds = timer.current_s()
+            if seconds - self._hold_stored_s[exercise] >= HOLD_STORE_EVERY_S:
+                self.store.update_hold(self._hold_ids[exercise], round(seconds, 2))
+                self._hold_stored_s[exercise] = seconds
+
+    def _hold_event(self, exercise: str, timer: HoldTimer, ev, events: list[str], said: list[Said]) -> None:
+        if ev.kind == "milestone":
+            events.append("hold_milestone")
+            a = hold_announcement(ev.seconds)
+            said.append(Said(a.text, a.kind, a.priority))
+            # Each stretch of a long hold is judged on its own, so a correction can come again later.
+            form = self.forms[exercise].close()
+            if form.score is not None:
+                self.form_score = form.score
+        elif ev.kind == "end":
+            hold_id = self._hold_ids.pop(exercise, None)
+            self._hold_stored_s.pop(exercise, None)
+            if ev.hold is None:
+                if hold_id is not None:
+                    self.store.delete_hold(hold_id)
+                return
+            if hold_id is not None:
+                self.store.update_hold(hold_id, ev.hold.seconds)
+            if self.sets.current is not None and self.sets.current.exercise == exercise:
+                self.sets.current.hold_seconds += ev.hold.seconds
+            self.segments.credit(exercise, hold_seconds=ev.hold.seconds)
+            form = self.forms[exercise].close()
+            if form.score is not None:
+                self.form_score = form.score
+            events.append("hold_end")
+
+    # ------------------------------------------------------------------ sets
+    def _close_paused_set(self, now: float, events: list[str], said: list[Said]) -> None:
+        if self.sets.current is not None and self.sets.current.exercise in HOLDS \
+                and self.holds[self.sets.current.exercise].holding:
+            return  # a plank in progress is never a pause
+        record = self.sets.tick(now)
+        if record is not None:
+            events.append("set_end")
+            said.append(self._set_closed(record))
+
+    def _set_closed(self, record: SetRecord) -> Said:
+        if record.store_id is not None:
+            self.store.close_set(record.store_id, self.wall(record.ended_at))
+        a: Announcement = set_announcement(record)
+        return Said(a.text, a.kind, a.priority)
+
+    # ------------------------------------------------------------------ views
+    def wall(self, ts: float) -> float:
+        return ts + self.wall_offset
+
+    def origin(self) -> float:
+        """Capture time of the stream's first frame (frame 0), even if that frame itself was lost."""
+        if self.first_ts is None:
+            return 0.0
+        if self.first_seq and self.frames_seen > 1 and self.last_ts > self.first_ts:
+            # Frames are evenly spaced in capture time: step back over the frames lost before the first one seen.
+            return self.first_ts - self.first_seq * (self.last_ts - self.first_ts) / max(1, self.frames_seen - 1)
+        return self.first_ts
+
+    def totals(self) -> dict[str, dict]:
+        out = {ex: {"reps": c.count, "hold_seconds": 0.0} for ex, c in self.counters.items()}
+        out.update({ex: {"reps": 0, "hold_seconds": round(t.total_s(), 2)} for ex, t in self.holds.items()})
+        return out
+
+    def update_fields(self, now: float) -> dict:
+        """The CoachUpdate fields of the session's current state."""
+        current = self.sets.current
+        hold = self.holds.get(self.exercise)
+        return {
+            "exercise": self.exercise, "phase": self.phase,
+            "reps": {ex: c.count for ex, c in self.counters.items() if c.count},
+            "hold_seconds": {ex: round(t.total_s(), 1) for ex, t in self.holds.items() if t.total_s() > 0},
+            "set_number": current.number if current else 0,
+            "reps_in_set": current.reps if current else 0,
+            "holding": bool(hold is not None and hold.holding),
+            "cues": [text for ts, text in self.recent_cues if now - ts <= RECENT_CUES_S],
+            "form_score": self.form_score,
+            "setup": [p.text for p in self.setup.active],
+            "body_visible": self.body_visible,
+        }
