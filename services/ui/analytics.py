@@ -35,10 +35,13 @@ def parse_day(value) -> date | None:
     return dt.date() if dt else None
 
 
-def fmt_duration(seconds) -> str:
+def fmt_duration(seconds, short: bool = False) -> str:
+    """"4 min 05 s" in sentences and tables; short ("4m 05s") where space is tight, like stat tiles."""
     if seconds is None:
         return "—"
     s = max(0, int(round(float(seconds))))
+    if short:
+        return f"{s}s" if s < 60 else f"{s // 60}m {s % 60:02d}s" if s < 3600 else f"{s // 3600}h {(s % 3600) // 60:02d}m"
     if s < 60:
         return f"{s} s"
     if s < 3600:
@@ -46,9 +49,14 @@ def fmt_duration(seconds) -> str:
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
-def fmt_when(value) -> str:
+def fmt_when(value, today: date | None = None) -> str:
+    """"Tue 25 Nov 2026, 08:35"; given `today`, the year is left out when it is this year's."""
     dt = parse_time(value)
-    return dt.strftime("%a %d %b %Y, %H:%M") if dt else "—"
+    if dt is None:
+        return "—"
+    if today is not None and dt.year == today.year:
+        return dt.strftime("%a %d %b, %H:%M")
+    return dt.strftime("%a %d %b %Y, %H:%M")
 
 
 def name_of(exercise: str) -> str:
@@ -75,8 +83,9 @@ def percent(share) -> int | None:
 
 
 def _order(exercises) -> list[str]:
-    known = [e for e in EXERCISES if e in exercises]
-    return known + sorted(e for e in exercises if e not in EXERCISES)
+    """Counted exercises before holds, each in the trainer's usual order."""
+    known = [e for e in EXERCISES if e in exercises] + sorted(e for e in exercises if e not in EXERCISES)
+    return [e for e in known if not is_hold(e)] + [e for e in known if is_hold(e)]
 
 
 def totals_text(totals: dict) -> str:
@@ -117,14 +126,15 @@ def session_details(report: dict) -> dict:
     insights = [str(s) for s in report.get("insights") or []]
     for i, ex in enumerate(exercises):
         rows = [r for r in reps if r.get("exercise") == ex]
-        rows.sort(key=lambda r: (r.get("number") or 0))
+        rows.sort(key=lambda r: (r.get("ts") or 0, r.get("number") or 0))
         color = charts.color_of(ex, i)
         durations = [r.get("duration_s") for r in rows]
         scores = [r.get("form_score") for r in rows]
         roms = [r.get("range_of_motion") for r in rows if r.get("range_of_motion") is not None]
         valid_scores = [float(s) for s in scores if s is not None]
         tempo = consistency(durations)
-        labels = [str(r.get("number") or n + 1) for n, r in enumerate(rows)]
+        # Rep numbers restart with every set; the charts count through the whole session.
+        labels = [str(n + 1) for n in range(len(rows))]
         every = max(1, len(rows) // 12)
         t = totals.get(ex, {}) or {}
         entry = {
@@ -161,10 +171,10 @@ def session_details(report: dict) -> dict:
     return {
         "id": report.get("id"), "when": fmt_when(report.get("started_at")),
         "ended": fmt_when(report.get("ended_at")), "source": source_label(report.get("source", "")),
-        "total_time": fmt_duration(report.get("total_time_s")),
-        "active_time": fmt_duration(report.get("active_time_s")),
+        "total_time": fmt_duration(report.get("total_time_s"), short=True),
+        "active_time": fmt_duration(report.get("active_time_s"), short=True),
         "intensity": percent(report.get("intensity")), "total_reps": total_reps,
-        "total_hold": fmt_duration(total_hold) if total_hold else None,
+        "total_hold": fmt_duration(total_hold, short=True) if total_hold else None,
         "exercises": per_exercise, "sets": sets, "sets_chart": sets_per_exercise,
         "cue_counts": sorted(cue_counts.items(), key=lambda kv: -kv[1]),
         "cue_chart": charts.hbar_chart([(k, float(v)) for k, v in cue_counts.items()],
@@ -224,7 +234,7 @@ def overview(sessions: list[dict], history: list[dict], today: date, days: int =
     session_rows = []
     for s in sessions:
         start, end = parse_time(s.get("started_at")), parse_time(s.get("ended_at"))
-        session_rows.append({"id": s.get("id"), "when": fmt_when(s.get("started_at")),
+        session_rows.append({"id": s.get("id"), "when": fmt_when(s.get("started_at"), today),
                              "duration": fmt_duration((end - start).total_seconds()) if start and end else "in progress",
                              "source": source_label(s.get("source", "")),
                              "totals": totals_text(s.get("totals") or {})})
@@ -232,7 +242,7 @@ def overview(sessions: list[dict], history: list[dict], today: date, days: int =
         "days": days, "active_days": len(active), "streak": streak(active, today),
         "sessions_count": len([s for s in sessions if (parse_day(s.get("started_at")) or date.min) >= dates[0]]),
         "total_reps": sum(t["reps"] for t in totals if not t["is_hold"]),
-        "total_hold": fmt_duration(sum(t["hold_s"] for t in totals if t["is_hold"])),
+        "total_hold": fmt_duration(sum(t["hold_s"] for t in totals if t["is_hold"]), short=True),
         "totals": totals, "sessions": session_rows,
         "reps_chart": charts.stacked_bars(labels, rep_series, title=f"Reps per day, last {days} days",
                                           empty="No reps in this period", label_every=every),
@@ -256,9 +266,12 @@ def trend_insights(totals: list[dict], active_days: int, streak_days: int, days:
         now, before = t["week"], t["previous_week"]
         if now and before:
             change = (now - before) / before * 100
-            direction = "up" if change >= 0 else "down"
-            out.append(f"{t['name']}: {int(now)} {unit.split()[0]} this week, {direction} {abs(change):.0f}% "
-                       f"on the week before.")
+            if abs(change) < 0.5:
+                out.append(f"{t['name']}: {int(now)} {unit.split()[0]} this week, the same as the week before.")
+            else:
+                direction = "up" if change > 0 else "down"
+                out.append(f"{t['name']}: {int(now)} {unit.split()[0]} this week, {direction} {abs(change):.0f}% "
+                           f"on the week before.")
         elif now:
             out.append(f"{t['name']}: {int(now)} {unit.split()[0]} this week.")
         elif before:

@@ -34,8 +34,10 @@ def _fmt(value: float) -> str:
     return f"{value:.1f}"
 
 
-def _frame(width: int, height: int, title: str, body: list[str]) -> str:
-    return (f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+def _frame(width: int, height: int, title: str, body: list[str], max_width: int | None = None) -> str:
+    # Never drawn larger than its own size: the text stays the size it was written for.
+    style = f' style="max-width: {max_width or width}px"'
+    return (f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%"{style} role="img" '
             f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" {FONT}>'
             f'<title>{escape(title)}</title>{"".join(body)}</svg>')
 
@@ -62,7 +64,7 @@ def _empty(width: int, height: int, title: str, message: str) -> str:
 
 
 def bar_chart(values: list[tuple[str, float]], *, title: str, unit: str = "", color: str = "#3b6ef5",
-              colors: list[str] | None = None, width: int = 560, height: int = 220, empty: str = "No data yet",
+              colors: list[str] | None = None, width: int = 440, height: int = 220, empty: str = "No data yet",
               label_every: int = 1) -> str:
     """Vertical bars with their value on top; `colors` overrides the colour bar by bar."""
     if not values or not any(v for _, v in values):
@@ -88,7 +90,7 @@ def bar_chart(values: list[tuple[str, float]], *, title: str, unit: str = "", co
 
 
 def stacked_bars(labels: list[str], series: list[tuple[str, str, list[float]]], *, title: str, unit: str = "",
-                 width: int = 560, height: int = 220, empty: str = "No data yet", label_every: int = 1) -> str:
+                 width: int = 440, height: int = 220, empty: str = "No data yet", label_every: int = 1) -> str:
     """Bars made of one segment per series [(name, colour, values)], with a legend."""
     totals = [sum(s[2][i] for s in series) for i in range(len(labels))]
     if not labels or not any(totals):
@@ -122,7 +124,7 @@ def stacked_bars(labels: list[str], series: list[tuple[str, str, list[float]]], 
 
 
 def hbar_chart(values: list[tuple[str, float]], *, title: str, unit: str = "", color: str = "#e0474c",
-               width: int = 560, empty: str = "Nothing to show") -> str:
+               width: int = 600, empty: str = "Nothing to show") -> str:
     """Horizontal bars, longest first, label above each bar: readable on a phone."""
     if not values:
         return _empty(width, 80, title, empty)
@@ -142,7 +144,7 @@ def hbar_chart(values: list[tuple[str, float]], *, title: str, unit: str = "", c
 
 
 def line_chart(values: list[float | None], labels: list[str], *, title: str, unit: str = "",
-               color: str = "#3b6ef5", y_max: float | None = None, width: int = 560, height: int = 200,
+               color: str = "#3b6ef5", y_max: float | None = None, width: int = 440, height: int = 200,
                empty: str = "No data yet", label_every: int = 1) -> str:
     """Points joined by a line; None leaves a gap (a rep without a score)."""
     points = [(i, v) for i, v in enumerate(values) if v is not None and math.isfinite(v)]

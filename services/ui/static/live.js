@@ -37,7 +37,7 @@ const FT = (() => {
       });
     }
     const status = typeof statusEl === "string" ? $(statusEl) : statusEl;
-    source.onopen = () => { if (status) { status.textContent = "Live"; status.className = "status-pill ok"; } };
+    source.onopen = () => { if (status) { status.textContent = "Connected"; status.className = "status-pill ok"; } };
     source.onerror = () => { if (status) { status.textContent = "Reconnecting…"; status.className = "status-pill warn"; } };
     return source;
   }
@@ -229,7 +229,7 @@ const FT = (() => {
       ctx.stroke();
       ctx.fillStyle = "#2a3a66";
       ctx.beginPath();
-      ctx.arc(hx, hy, thick * 1.9, 0, Math.PI * 2);
+      ctx.arc(hx, hy, thick * 1.5, 0, Math.PI * 2);
       ctx.fill();
       ctx.fillStyle = "#6b7585";
       ctx.font = "12px system-ui, sans-serif";

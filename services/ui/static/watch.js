@@ -8,10 +8,17 @@
   const panel = new FT.CoachPanel(new FT.Reference($("reference"), $("reference-name"), $("reference-advice")));
   const skeleton = new FT.SkeletonLayer($("overlay"));
 
+  function sourceLabel(source) {
+    if (source === "browser") return "browser camera";
+    if (source.startsWith("file:")) return "video " + source.slice(5).split("/").pop();
+    if (source.startsWith("camera:")) return "camera " + source.slice(7);
+    return source;
+  }
+
   function showSession(card) {
     if (!card) return;
     FT.setStageAspect(stage, card.width, card.height);
-    setText("source", card.source ? `Source: ${card.source}` : "");
+    setText("source", card.source ? `Source: ${sourceLabel(card.source)}` : "");
     const status = $("session-status");
     status.textContent = card.ended ? "Ended" : card.idle ? "No data for a while" : "Live";
     status.className = `status-pill ${card.ended ? "" : card.idle ? "warn" : "ok"}`;
