@@ -1,0 +1,292 @@
+"""Faults: services flooded with bad messages stay up, a killed pose worker or coach costs no counted rep."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import msgpack
+import numpy as np
+import pytest
+import zmq
+
+from common import bus as busmod
+from common.config import PROJECT_ROOT
+from common.messages import (MAX_BODY_BYTES, MESSAGE_TYPES, Audio, Classification, CoachUpdate, Credit, Cue, Frame,
+                             Heartbeat, PoseResult, ProtocolError, SessionSummary, WorkerReady, decode)
+from services.capture.frames import prepare
+from trainer.analyze import ipc_settings
+
+MODELS = PROJECT_ROOT / "models"
+JPEG = prepare(np.full((48, 64, 3), 128, np.uint8), 640, 80)[0]
+
+
+# ------------------------------------------------------------------------------------------------ harness
+
+class Service:
+    """One service process on private ipc endpoints; we hold its log and listen to its heartbeats."""
+
+    def __init__(self, workdir: Path, name: str, module: str, args=(), **overrides):
+        self.name, self.module, self.args = name, module, list(args)
+        self.settings = ipc_settings(str(workdir), heartbeat_s=0.5, **overrides)
+        self.log = workdir / f"{name}.log"
+        self.ctx = zmq.Context.instance()
+        self.health = self.socket(zmq.SUB, self.settings.health_in, bind=True, subscribe=b"heartbeat")
+        self.proc: subprocess.Popen | None = None
+        self.last_beat: Heartbeat | None = None
+
+    def socket(self, kind, endpoint, bind=False, subscribe=None, identity=None):
+        sock = self.ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, 0)   # never drop on our side: every fault we send must arrive
+        sock.setsockopt(zmq.RCVHWM, 0)
+        if identity:
+            sock.setsockopt(zmq.IDENTITY, identity)
+        if subscribe is not None:
+            sock.setsockopt(zmq.SUBSCRIBE, subscribe)
+        (sock.bind if bind else sock.connect)(endpoint)
+        return sock
+
+    def start(self) -> "Service":
+        env = {**os.environ, **self.settings.to_env(), "PYTHONPATH": str(PROJECT_ROOT)}
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", self.module, *self.args], env=env, cwd=PROJECT_ROOT,
+                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        assert self.wait_beat(lambda b: True, timeout=60), f"{self.name} never sent a heartbeat:\n{self.tail()}"
+        return self
+
+    def wait_beat(self, cond, timeout=20.0) -> bool:
+        """Wait for a heartbeat of this process (sent after now) that satisfies cond(beat)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.health.poll(100):
+                try:
+                    msg = decode(self.health.recv_multipart())
+                except ProtocolError:
+                    continue
+                if isinstance(msg, Heartbeat) and msg.pid == self.proc.pid:
+                    self.last_beat = msg
+                    if cond(msg):
+                        return True
+            if self.proc.poll() is not None:
+                return False
+        return False
+
+    def kill(self, sig=signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.kill(signal.SIGTERM)
+
+    def tail(self, n=30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:]) if self.log.exists() else ""
+
+    def fault_lines(self, kind: str) -> int:
+        """Log lines common.bus.FaultLog wrote for this kind of fault."""
+        return sum(f"{self.name}: {kind} (" in line for line in self.log.read_text(errors="replace").splitlines())
+
+
+@pytest.fixture
+def services(tmp_path):
+    started: list[Service] = []
+
+    def make(name, module, args=(), **overrides) -> Service:
+        svc = Service(tmp_path, name, module, args, **overrides)
+        started.append(svc)
+        return svc.start()
+    yield make
+    for svc in started:
+        svc.stop()
+
+
+def wait_for(sock: zmq.Socket, cond, timeout=20.0, resend=None):
+    """The first message on sock for which cond(msg) holds; `resend()` is called every 0.2 s meanwhile (a SUB
+    socket needs a moment to join: the first messages of a fresh connection can be missed)."""
+    deadline = time.time() + timeout
+    next_send = 0.0
+    while time.time() < deadline:
+        if resend and time.time() >= next_send:
+            resend()
+            next_send = time.time() + 0.2
+        if sock.poll(50):
+            frames = sock.recv_multipart()
+            try:
+                msg = decode(frames[1:] if sock.type == zmq.ROUTER else frames)
+            except ProtocolError:
+                continue
+            if cond(msg):
+                return msg
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ bad messages
+
+def _packed(head: dict, body: dict | None = None) -> bytes:
+    return msgpack.packb({"h": head, "b": body or {}}, use_bin_type=True)
+
+
+def garbage(topic: str, per_kind: int, seed: int = 0) -> list[list[bytes]]:
+    """Malformed, truncated, oversized, wrong-version, unknown-type and badly typed messages about `topic`.
+
+    Every unknown type starts with `topic`, so a SUB socket subscribed to it lets it through.
+    """
+    rng = np.random.default_rng(seed)
+    t = topic.encode()
+    pad = [b"x"] * len(MESSAGE_TYPES[topic].BUFFERS)
+    out = []
+    for i in range(per_kind):
+        out.append([t])                                                             # truncated
+        out.append([t, rng.bytes(int(rng.integers(1, 300)))])                       # malformed (random)
+        out.append([t, _packed({"v": 99, "type": topic}), *pad])                    # wrong version
+        out.append([t + b"_v9", _packed({"v": 1, "type": topic + "_v9"})])           # unknown type
+        out.append([t, _packed({"v": 1, "type": topic, "seq": "x" * (i % 7)}), *pad])  # bad field type
+    for _ in range(20):
+        out.append([t, b"\xc6" + b"\x00" * (MAX_BODY_BYTES + 1)])                  # oversized body
+    return out
+
+
+def expected_faults(messages: list[list[bytes]]) -> Counter:
+    """The fault kind each message must be counted as, from the decoder itself."""
+    kinds = Counter()
+    for frames in messages:
+        try:
+            decode(frames)
+        except ProtocolError as exc:
+            kinds[exc.kind] += 1
+        else:
+            raise AssertionError(f"garbage that decodes: {frames!r:.80}")
+    return kinds
+
+
+def flood(sock: zmq.Socket, messages: list[list[bytes]]) -> None:
+    for frames in messages:
+        sock.send_multipart(frames)
+
+
+def check_survived(svc: Service, expected: Counter) -> None:
+    """Alive, still heartbeating, every fault counted exactly, and logged once per kind (then every 1000th)."""
+    want = {f"fault.{kind}": n for kind, n in expected.items()}
+    ok = svc.wait_beat(lambda b: all(b.stats.get(k) == n for k, n in want.items()), timeout=30)
+    assert svc.proc.poll() is None, f"{svc.name} died:\n{svc.tail()}"
+    got = {k: v for k, v in (svc.last_beat.stats if svc.last_beat else {}).items() if k.startswith("fault.")}
+    assert ok, f"{svc.name} fault counts {got}, expected {want}"
+    assert set(got) == set(want), f"{svc.name} counted unexpected faults: {got} (expected {want})"
+    for kind, n in expected.items():
+        assert svc.fault_lines(kind) == 1 + n // 1000, (kind, n, svc.tail())
+
+
+# ------------------------------------------------------------------------------------------------ fuzz tests
+
+def test_capture_ingest_survives_garbage(services):
+    svc = services("capture", "services.capture", ["--no-preview"], source="webcam")
+    broker = svc.socket(zmq.ROUTER, svc.settings.broker_frontend, bind=True)
+    push = svc.socket(zmq.PUSH, svc.settings.capture_ingest)
+    bad = garbage("frame", 1500)
+    expected = expected_faults(bad)
+    # Well-formed messages that are still wrong on this socket: not a JPEG, no session, not a frame.
+    wrong = ([busmod.encode(Frame(session="web", jpeg=b"GIF89a"))] * 1000
+             + [busmod.encode(Frame(session="", jpeg=JPEG))] * 500
+             + [busmod.encode(Heartbeat(service="x"))] * 500)
+    flood(push, bad + wrong)
+    expected["bad_ingest"] = len(wrong)
+    push.send_multipart(busmod.encode(Frame(session="web-ok", seq=77, jpeg=JPEG, width=64, height=48)))
+    relayed = wait_for(broker, lambda m: isinstance(m, Frame) and m.session == "web-ok")
+    assert relayed is not None and relayed.seq == 0 and relayed.jpeg == JPEG, svc.tail()
+    check_survived(svc, expected)
+
+
+def test_broker_survives_garbage_on_both_routers(services):
+    svc = services("broker", "services.pose.broker")
+    poses = svc.socket(zmq.SUB, svc.settings.poses, subscribe=b"pose")
+    source = svc.socket(zmq.DEALER, svc.settings.broker_frontend)
+    rogue = svc.socket(zmq.DEALER, svc.settings.broker_backend, identity=b"rogue")
+    front, back = garbage("frame", 1500, seed=1), garbage("pose", 1500, seed=2)
+    expected = expected_faults(front) + expected_faults(back)
+    # A worker may only send ready / results: anything else is counted, not obeyed.
+    credits = [busmod.encode(Credit(session="s", credit=5))] * 1200
+    flood(source, front)
+    flood(rogue, back + credits)
+    expected["unexpected_type"] = len(credits)
+    worker = svc.socket(zmq.DEALER, svc.settings.broker_backend, identity=b"fake-worker")
+    worker.send_multipart(busmod.encode(WorkerReady(worker="fake-worker")))
+    source.send_multipart(busmod.encode(Frame(session="ok", seq=0, live=True, jpeg=JPEG, width=64, height=48)))
+    job = wait_for(worker, lambda m: isinstance(m, Frame))
+    assert job is not None and job.session == "ok", svc.tail()
+    result = PoseResult(session="ok", seq=0, width=64, height=48, worker="fake-worker")
+    worker.send_multipart(busmod.encode(result))
+    assert wait_for(poses, lambda m: isinstance(m, PoseResult) and m.session == "ok") is not None, svc.tail()
+    check_survived(svc, expected)
+
+
+def xpub(svc: Service, endpoint: str, topics: list[bytes]) -> zmq.Socket:
+    """Bind where the service connects its SUB, and wait until it has subscribed to every topic (an XPUB hears
+    subscriptions, so no message is published into the void before the service listens)."""
+    sock = svc.socket(zmq.XPUB, endpoint, bind=True)
+    sock.setsockopt(zmq.XPUB_VERBOSE, 1)
+    wait_subscribed(sock, topics)
+    return sock
+
+
+def wait_subscribed(sock: zmq.Socket, topics: list[bytes], timeout=30.0) -> None:
+    missing = set(topics)
+    deadline = time.time() + timeout
+    while missing and time.time() < deadline:
+        if sock.poll(100):
+            frame = sock.recv()
+            if frame[:1] == b"\x01":
+                missing.discard(frame[1:])
+    assert not missing, f"never subscribed to {missing}"
+
+
+def test_coach_survives_garbage(services):
+    svc = services("coach", "services.coach")
+    updates = svc.socket(zmq.SUB, svc.settings.coach, subscribe=b"coach_update")
+    pub = xpub(svc, svc.settings.classified, [b"classification", b"frame_skipped", b"end_of_stream"])
+    bad = garbage("classification", 1500, seed=3) + garbage("end_of_stream", 100, seed=4)
+    expected = expected_faults(bad)
+    flood(pub, bad)
+    ok = wait_for(updates, lambda m: isinstance(m, CoachUpdate) and m.session == "after",
+                  resend=lambda: pub.send_multipart(busmod.encode(Classification(session="after", seq=0,
+                                                                                 ts_capture=time.time()))))
+    assert ok is not None, svc.tail()
+    check_survived(svc, expected)
+
+
+def test_ui_survives_garbage_on_every_subscription(services):
+    svc = services("ui", "services.ui", ui_port=0)
+    channels = {"capture_preview": ["frame", "end_of_stream"], "classified": ["classification"],
+                "coach": ["coach_update", "cue", "session_summary"], "audio": ["audio"], "health_out": ["health"]}
+    pubs = {name: xpub(svc, getattr(svc.settings, name), [t.encode() for t in topics])
+            for name, topics in channels.items()}
+    expected = Counter()
+    for i, (name, topics) in enumerate(channels.items()):
+        bad = garbage(topics[0], 300, seed=10 + i)
+        expected += expected_faults(bad)
+        flood(pubs[name], bad)
+    url = _ui_url(svc) + "/api/state?session=ui-ok"
+    deadline, state = time.time() + 20, {}
+    while time.time() < deadline and not (state.get("session") or {}).get("reps"):
+        pubs["coach"].send_multipart(busmod.encode(CoachUpdate(session="ui-ok", seq=1, ts_capture=time.time(),
+                                                               exercise="squat", reps={"squat": 3})))
+        time.sleep(0.2)
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            state = __import__("json").loads(resp.read())
+    assert (state.get("session") or {}).get("reps") == {"squat": 3}, (state, svc.tail())
+    check_survived(svc, expected)
+
+
+def _ui_url(svc: Service, timeout=20.0) -> str:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for line in svc.log.read_text(errors="replace").splitlines():
+            if "fitness-trainer UI: " in line:
+                return line.split("fitness-trainer UI: ", 1)[1].strip()
+        time.sleep(0.1)
+    raise AssertionError(f"the UI never said where it listens:\n{svc.tail()}")
