@@ -290,3 +290,180 @@ def _ui_url(svc: Service, timeout=20.0) -> str:
                 return line.split("fitness-trainer UI: ", 1)[1].strip()
         time.sleep(0.1)
     raise AssertionError(f"the UI never said where it listens:\n{svc.tail()}")
+
+
+def need_models() -> None:
+    if not (MODELS / "metadata.json").is_file():
+        pytest.skip(f"classifier models not built in {MODELS} (run `fitness-trainer train`)")
+
+
+def test_classifier_survives_garbage(services):
+    need_models()
+    svc = services("classifier", "services.classifier")
+    out = svc.socket(zmq.SUB, svc.settings.classified, subscribe=b"classification")
+    pub = xpub(svc, svc.settings.poses, [b"pose", b"frame_skipped", b"end_of_stream"])
+    bad = garbage("pose", 1500, seed=5) + garbage("frame_skipped", 100, seed=6)
+    expected = expected_faults(bad)
+    flood(pub, bad)
+    seq = iter(range(10**6))
+    ok = wait_for(out, lambda m: isinstance(m, Classification) and m.session == "after",
+                  resend=lambda: pub.send_multipart(busmod.encode(PoseResult(session="after", seq=next(seq),
+                                                                             width=64, height=48))))
+    assert ok is not None, svc.tail()
+    check_survived(svc, expected)
+
+
+def test_speech_survives_garbage(services):
+    if not (PROJECT_ROOT / "services" / "speech" / "__main__.py").is_file():
+        pytest.skip("the speech service is not built yet")
+    svc = services("speech", "services.speech")
+    audio = svc.socket(zmq.SUB, svc.settings.audio, subscribe=b"audio")
+    pub = xpub(svc, svc.settings.coach, [b"cue"])
+    bad = garbage("cue", 1500, seed=7)
+    expected = expected_faults(bad)
+    flood(pub, bad)
+    ok = wait_for(audio, lambda m: isinstance(m, Audio) and m.session == "after", timeout=60,
+                  resend=lambda: pub.send_multipart(busmod.encode(Cue(session="after", text="Ten", kind="count",
+                                                                      ts_capture=time.time()))))
+    assert ok is not None and ok.wav[:4] == b"RIFF", svc.tail()
+    check_survived(svc, expected)
+
+
+# ------------------------------------------------------------------------------------------------ crashes
+
+# A short clip of clear squats (2 reps, 6 s): killing a worker one third in must not change the count.
+KILL_CLIP = "WorkoutTracker/squat_11.mp4"
+
+
+@pytest.mark.e2e
+def test_killed_pose_worker_costs_no_rep(clips_dir, clip_labels, tmp_path):
+    from trainer.analyze import Pipeline
+    from trainer.evaluate import prediction
+    need_models()
+    clip = str(clips_dir / KILL_CLIP)
+    with Pipeline(pose_workers=2, log_dir=str(tmp_path / "logs")) as pipeline:
+        undisturbed = pipeline.run([clip], concurrency=1, progress=False)[0]
+        assert undisturbed.error is None, undisturbed.error
+        frames = undisturbed.summary["frames"]
+        killed: dict = {}
+        watcher = threading.Thread(target=_kill_a_worker_midway, args=(pipeline, frames // 3, killed), daemon=True)
+        watcher.start()
+        disturbed = pipeline.run([clip], concurrency=1, progress=False)[0]
+        watcher.join(10)
+        restarts = sum(m.total_restarts for m in pipeline.supervisor.managed if m.spec.name == "pose")
+    assert killed.get("pid"), "no pose worker was killed"
+    assert killed["seen"] < frames, "the worker was killed after the clip had gone through"
+    assert restarts >= 1, "the supervisor did not restart the killed worker"
+    assert disturbed.error is None, disturbed.error
+    assert disturbed.summary["frames"] == frames
+    assert _reps(disturbed.summary) == _reps(undisturbed.summary), (disturbed.summary, undisturbed.summary)
+    exercise, reps, _ = prediction(disturbed.summary)
+    label = clip_labels[KILL_CLIP]
+    assert exercise == label["exercise"] and abs(reps - label["reps"]) <= 1, disturbed.summary
+
+
+def _reps(summary: dict) -> dict:
+    return {ex: t["reps"] for ex, t in summary["totals"].items() if t["reps"]}
+
+
+def _kill_a_worker_midway(pipeline, after: int, killed: dict) -> None:
+    """SIGKILL the worker that produced the `after`-th pose result of the next clip."""
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"pose")
+    sub.connect(pipeline.settings.poses)
+    seen = 0
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline:
+            if not sub.poll(100):
+                continue
+            try:
+                msg = decode(sub.recv_multipart())
+            except ProtocolError:
+                continue
+            if not isinstance(msg, PoseResult):
+                continue
+            seen += 1
+            if seen >= after:
+                pid = int(msg.worker.rsplit(":", 1)[1])
+                os.kill(pid, signal.SIGKILL)
+                killed.update(pid=pid, seen=seen)
+                return
+    finally:
+        sub.close(linger=0)
+
+
+# Push-ups, side view, 4 reps in 15.7 s: the coach is killed just after the second rep.
+RESTART_CLIP = "PushUp-Counter/pushup2.mp4"
+
+
+def classified_clip(path: Path, session: str) -> list[Classification]:
+    """The Classification messages the real classifier makes of a clip (cached BlazePose landmarks)."""
+    from functools import partial
+
+    from services.classifier.cascade import Cascade
+    from services.classifier.processor import ClassifierProcessor
+    from services.classifier.session import SessionClassifier
+    from trainer.bench_stages import pose_messages
+    from trainer.landmark_cache import extract
+    classifier = ClassifierProcessor(partial(SessionClassifier, Cascade.load(MODELS)))
+    return [c for pose in pose_messages(extract(path), session) for c in classifier.process(pose, pose.ts_capture)
+            if isinstance(c, Classification)]
+
+
+def reference_reps(messages: list[Classification], db_path: Path) -> list[int]:
+    """Total reps after each message, from an undisturbed in-process coach."""
+    from common.config import Settings
+    from services.coach.processor import CoachProcessor
+    from services.coach.store import WorkoutStore
+    store = WorkoutStore(db_path)
+    coach = CoachProcessor(store, Settings())
+    out = []
+    for msg in messages:
+        update = next(m for m in coach.process(msg, msg.ts_capture) if isinstance(m, CoachUpdate))
+        out.append(sum(update.reps.values()))
+    store.close()
+    return out
+
+
+@pytest.mark.e2e
+def test_restarted_coach_keeps_the_counts(services, clips_dir, tmp_path):
+    need_models()
+    messages = classified_clip(clips_dir / RESTART_CLIP, "restart-me")
+    reference = reference_reps(messages, tmp_path / "reference.sqlite3")
+    assert reference[-1] >= 3, f"the clip should give several reps, got {reference[-1]}"
+    # Kill a few frames after the second rep: counts made so far are in the store, none is half-done.
+    cut = reference.index(2) + 5
+    svc = services("coach", "services.coach")
+    updates = svc.socket(zmq.SUB, svc.settings.coach, subscribe=b"coach_update")
+    pub = xpub(svc, svc.settings.classified, [b"classification"])
+    _joined(updates, pub)
+    flood(pub, [busmod.encode(m) for m in messages[:cut]])
+    before = wait_for(updates, lambda m: isinstance(m, CoachUpdate) and m.session == "restart-me"
+                      and m.seq == messages[cut - 1].seq)
+    assert before is not None and sum(before.reps.values()) == reference[cut - 1] == 2, svc.tail()
+
+    svc.kill(signal.SIGKILL)
+    svc.start()
+    wait_subscribed(pub, [b"classification"])
+    _joined(updates, pub)
+    flood(pub, [busmod.encode(m) for m in messages[cut:]])
+    after: list[CoachUpdate] = []
+    last_seq = messages[-1].seq
+    while not after or after[-1].seq != last_seq:
+        msg = wait_for(updates, lambda m: isinstance(m, CoachUpdate) and m.session == "restart-me")
+        assert msg is not None, f"coach went quiet after {len(after)} updates:\n{svc.tail()}"
+        after.append(msg)
+    assert sum(after[0].reps.values()) == 2, "the restarted coach forgot the reps already counted"
+    assert [sum(u.reps.values()) for u in after] == sorted(sum(u.reps.values()) for u in after)
+    assert sum(after[-1].reps.values()) == reference[-1], (after[-1], reference[-1])
+
+
+def _joined(updates: zmq.Socket, pub: zmq.Socket) -> None:
+    """Until our SUB hears the coach (probe frames of another session), so no update of the test is missed."""
+    seq = iter(range(10**6))
+    probe = wait_for(updates, lambda m: isinstance(m, CoachUpdate) and m.session == "probe",
+                     resend=lambda: pub.send_multipart(busmod.encode(Classification(session="probe", seq=next(seq),
+                                                                                    ts_capture=time.time()))))
+    assert probe is not None, "no coach update for the probe session"
