@@ -210,6 +210,10 @@ def create_app(settings, hub=None, relay=None) -> Flask:
         live = need_hub()
 
         def generate():
+            # Browsers show a part only once the next part's headers have arrived, so every frame is followed
+            # at once by the next boundary and headers (no Content-Length: the boundary delimits the part).
+            part_head = f"--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n".encode()
+            yield part_head
             seen = 0
             while not stopping.is_set():
                 version, jpeg = live.frames.wait_newer(session, seen, KEEPALIVE_S)
@@ -219,8 +223,7 @@ def create_app(settings, hub=None, relay=None) -> Flask:
                             return  # the session is gone: end the stream
                     continue
                 seen = version
-                yield (f"--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-                       ).encode() + jpeg + b"\r\n"
+                yield jpeg + b"\r\n" + part_head
 
         return Response(generate(), mimetype=f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}",
                         headers={"Cache-Control": "no-store"})

@@ -265,6 +265,9 @@ const FT = (() => {
         count.classList.add("bump");
       }
       setText("hold-timer", fmtClock(v.hold_s));
+      // Phones show the video first; a small count over it keeps the number in sight.
+      setText("hud-count", v.is_hold ? fmtClock(v.hold_s) : String(v.count));
+      setText("hud-label", v.current !== "none" ? (v.is_hold ? v.current_name : `${v.current_name.toLowerCase()}`) : "reps");
       setText("hold-label", v.holding ? "holding — keep going" : "plank hold");
       $("hold-timer").classList.toggle("holding", !!v.holding);
       setText("set-number", v.set_number ? `Set ${v.set_number}` : "Set —");

@@ -39,6 +39,10 @@
     ended: () => { $("report-link").hidden = false; setText("session-status", "Ended"); },
     health: (h) => FT.renderHealth($("health"), h),
   }, "link-status");
-  // The MJPEG ends when the session is forgotten; try again later in case it comes back.
-  $("feed").addEventListener("error", () => setTimeout(() => { $("feed").src = `/api/video/${encodeURIComponent(session)}?t=${Date.now()}`; }, 3000));
+  // The MJPEG never finishes loading, so it starts after the page has (else "load" would never fire).
+  // It ends when the session is forgotten; try again later in case it comes back.
+  const feed = $("feed");
+  const openFeed = () => { feed.src = `/api/video/${encodeURIComponent(session)}?t=${Date.now()}`; };
+  feed.addEventListener("error", () => setTimeout(openFeed, 3000));
+  if (document.readyState === "complete") openFeed(); else window.addEventListener("load", openFeed);
 })();

@@ -1,0 +1,202 @@
+"""The UI on its own in headless Chromium: the real camera path out, live bus messages in, every page drawn."""
+import io
+import math
+import struct
+import time
+import wave
+
+import cv2
+import numpy as np
+import pytest
+
+from common.messages import Audio, Classification, CoachUpdate, EndOfStream, Frame, HealthReport, SessionSummary
+
+pytestmark = pytest.mark.browser
+
+
+def wav_bytes(seconds=0.3, rate=16000) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"".join(struct.pack("<h", int(6000 * math.sin(i / 6))) for i in range(int(seconds * rate))))
+    return out.getvalue()
+
+
+def painted_pixels(page, selector: str) -> int:
+    """How many pixels of a canvas have been drawn on (the skeleton overlay is transparent elsewhere)."""
+    return page.evaluate("""(sel) => {
+        const c = document.querySelector(sel);
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+        return n;
+    }""", selector)
+
+
+def test_trainee_camera_reaches_capture_and_live_coaching_shows(launch_browser, bus_rig, squat_clip, artifacts):
+    from trainer.landmark_cache import extract
+    poses = extract(squat_clip[0])
+    browser = launch_browser()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    audio_requests = []
+    page.on("request", lambda req: audio_requests.append(req.url) if "/api/audio/" in req.url else None)
+    page.goto(bus_rig.url + "/")
+    page.wait_for_selector("#link-status.ok")
+    session = page.inner_text("#session-id")
+    assert session.startswith("web-")
+
+    page.click("#start")
+    frames = [bus_rig.receive_upload() for _ in range(20)]
+    assert all(isinstance(f, Frame) and f.session == session and f.source == "browser" for f in frames)
+    assert [f.seq for f in frames] == list(range(20))
+    first = cv2.imdecode(np.frombuffer(frames[-1].jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert (first.shape[1], first.shape[0]) == (frames[-1].width, frames[-1].height) == (360, 640)
+    assert first.std() > 20  # a real picture, not a black frame
+    span = frames[-1].ts_capture - frames[0].ts_capture
+    print(f"browser upload rate: {19 / span:.1f} fps over {span:.2f} s")
+
+    # What the rest of the pipeline would say about this session.
+    bus_rig.publish("classified", Classification(session=session, seq=frames[-1].seq, width=360, height=640,
+                                                 landmarks=poses.landmarks[60].tobytes(), exercise="squat",
+                                                 phase="end"))
+    bus_rig.publish("coach", CoachUpdate(session=session, exercise="squat", phase="end", reps={"squat": 2},
+                                         set_number=1, reps_in_set=2, cues=["Go lower"], form_score=77.0,
+                                         setup=["Too dark: turn on a light"], body_visible=True, event="rep"))
+    bus_rig.publish("audio", Audio(session=session, text="Go lower", kind="form", duration_s=0.3, wav=wav_bytes()))
+    bus_rig.publish("health_out", HealthReport(services=[
+        {"service": "pose", "instance": "w1", "pid": 1, "alive": True, "age_s": 0.2, "restarts": 0, "stats": {}},
+        {"service": "speech", "instance": "s1", "pid": 2, "alive": False, "age_s": 9.0, "restarts": 1,
+         "stats": {}}]))
+    page.wait_for_function("document.getElementById('rep-count').textContent === '2'")
+    assert page.inner_text("#count-exercise") == "Squats"
+    assert page.inner_text("#set-number") == "Set 1" and page.inner_text("#form-score") == "77/100"
+    assert "Go lower" in page.inner_text("#corrections")
+    assert "Too dark" in page.inner_text("#setup-warnings")
+    assert page.inner_text("#exercise-badge") == "Squats"
+    page.wait_for_function("document.querySelector('#health li.bad') !== null")
+    assert "pose" in page.inner_text("#health") and "0/1 alive" in page.inner_text("#health")
+    page.wait_for_function("document.getElementById('spoken-cue').textContent === 'Go lower'")
+    assert any("/api/audio/" in url for url in audio_requests), "the spoken cue was never fetched"
+    assert painted_pixels(page, "#overlay") > 500, "no skeleton drawn over the video"
+    page.screenshot(path=str(artifacts / "ui-trainee-alone.png"))
+
+    page.click("#stop")
+    sent = len(frames)
+    while True:
+        msg = bus_rig.receive_upload()
+        if isinstance(msg, EndOfStream):
+            break
+        assert msg.seq == sent
+        sent += 1
+    assert msg.session == session and msg.frames == sent and msg.seq == sent and msg.reason == "stopped"
+    assert page.inner_text("#camera-status") == "Camera off"
+    bus_rig.publish("coach", SessionSummary(session=session, summary={"reps": {"squat": 2}}))
+    page.wait_for_selector("#report-link:not([hidden])")
+    assert page.get_attribute("#report-link", "href") == f"/analytics/{session}"
+    assert errors == []
+
+
+def test_instructor_grid_and_watch_page(launch_browser, bus_rig, squat_clip, artifacts):
+    from trainer.landmark_cache import extract
+    poses = extract(squat_clip[0])
+    cap = cv2.VideoCapture(str(squat_clip[0]))
+    ok, image = cap.read()
+    cap.release()
+    image = cv2.resize(image, (360, 640))
+    jpeg = cv2.imencode(".jpg", image)[1].tobytes()
+    browser = launch_browser(camera=None)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(bus_rig.url + "/instructor")
+    page.wait_for_selector("#link-status.ok")
+    assert page.is_visible("#empty")
+    for i in range(3):
+        bus_rig.publish("capture_preview", Frame(session="file-squats", seq=i, source="file:/clips/squats.mp4",
+                                                 width=360, height=640, jpeg=jpeg))
+    bus_rig.publish("classified", Classification(session="file-squats", seq=2, width=360, height=640,
+                                                 landmarks=poses.landmarks[30].tobytes(), exercise="squat"))
+    bus_rig.publish("coach", CoachUpdate(session="file-squats", exercise="squat", reps={"squat": 4}, set_number=1,
+                                         reps_in_set=4, cues=["Keep your chest up"]))
+    bus_rig.publish("coach", CoachUpdate(session="web-plank", exercise="plank", hold_seconds={"plank": 75.0},
+                                         holding=True))
+    page.wait_for_function("document.querySelectorAll('.session-card:not([hidden])').length === 2")
+    card = page.locator('.session-card[data-session="file-squats"]')
+    card.locator(".count").wait_for()
+    page.wait_for_function("""document.querySelector('.session-card[data-session="file-squats"] .count')
+                              .textContent === '4'""")
+    assert "Keep your chest up" in card.inner_text()
+    plank = page.locator('.session-card[data-session="web-plank"]')
+    page.wait_for_function("""document.querySelector('.session-card[data-session="web-plank"] .count')
+                              .textContent === '1:15'""")
+    assert "holding" in plank.inner_text()
+    assert page.is_hidden("#empty")
+    page.wait_for_function("""(() => { const i = document.querySelector('.session-card[data-session="file-squats"] img');
+                              return i && i.naturalWidth === 360; })()""")
+    page.screenshot(path=str(artifacts / "ui-instructor.png"))
+    bus_rig.publish("coach", SessionSummary(session="web-plank", summary={}))
+    page.wait_for_function("document.querySelectorAll('.session-card:not([hidden])').length === 1")
+
+    watch = browser.new_page(viewport={"width": 1280, "height": 800})
+    watch.on("pageerror", lambda exc: errors.append(str(exc)))
+    watch.goto(bus_rig.url + "/watch/file-squats")
+    watch.wait_for_function("document.getElementById('rep-count').textContent === '4'")
+    watch.wait_for_function("document.getElementById('feed').naturalWidth === 360")
+    bus_rig.publish("classified", Classification(session="file-squats", seq=3, width=360, height=640,
+                                                 landmarks=poses.landmarks[31].tobytes(), exercise="squat"))
+    watch.wait_for_function("""(() => { const c = document.getElementById('overlay');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) return true; return false; })()""")
+    watch.screenshot(path=str(artifacts / "ui-watch.png"))
+    assert errors == []
+
+
+def test_trainee_page_fits_a_phone(launch_browser, bus_rig, artifacts):
+    browser = launch_browser()
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                            has_touch=True)
+    page.goto(bus_rig.url + "/")
+    page.click("#start")
+    page.wait_for_selector("#stage.live")
+    page.wait_for_function("document.getElementById('video').videoWidth > 0")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page is {overflow}px wider than a phone"
+    # The count is on the first screens, not pushed far below the video.
+    box = page.locator("#rep-count").bounding_box()
+    assert box and box["width"] > 0
+    page.screenshot(path=str(artifacts / "ui-trainee-phone.png"), full_page=True)
+    page.click("#stop")
+
+
+def test_analytics_pages_in_the_browser(launch_browser, bus_rig, artifacts):
+    store_module = pytest.importorskip("services.coach.store")
+    store = store_module.WorkoutStore(bus_rig.settings.db_path)
+    start = time.time() - 1800
+    store.start_session("web-hist1", start, "browser")
+    set_id = store.open_set("web-hist1", "squat", 1, start + 5)
+    for rep in range(1, 7):
+        store.record_rep("web-hist1", set_id, "squat", rep, start + 5 + 2.5 * rep, 2.5, 85.0, 80.0 + rep,
+                         ["Go lower"] if rep == 3 else [])
+    store.record_cue("web-hist1", start + 12.5, "squat", "form", "Go lower")
+    store.close_set(set_id, start + 20)
+    store.end_session("web-hist1", start + 30)
+    store.close()
+    browser = launch_browser(camera=None)
+    for width in (1280, 390):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(bus_rig.url + "/analytics")
+        assert page.inner_text("#stat-reps") == "6"
+        assert page.locator("svg.chart").count() >= 2
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+        page.screenshot(path=str(artifacts / f"ui-analytics-{width}.png"), full_page=True)
+        page.click('#sessions-list li[data-session="web-hist1"] a')
+        page.wait_for_selector("#total-reps")
+        assert page.inner_text("#total-reps") == "6"
+        assert "Go lower" in page.inner_text("body")
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+        page.screenshot(path=str(artifacts / f"ui-report-{width}.png"), full_page=True)
+        page.close()
