@@ -6,8 +6,8 @@ import pytest
 
 from common.config import PROJECT_ROOT, Settings
 from services.ui.app import create_app
-from services.ui.security import (TOKEN_COOKIE, ListenRefused, check_listen, is_loopback, supplied_token,
-                                  token_ok)
+from services.ui.security import (TOKEN_COOKIE, ListenRefused, check_listen, host_allowed, is_loopback,
+                                  same_origin, supplied_token, token_ok)
 
 
 @pytest.mark.parametrize("host, loop", [("127.0.0.1", True), ("127.0.0.2", True), ("localhost", True),
@@ -59,8 +59,8 @@ def test_pages_say_what_is_missing_and_api_answers_json(guarded):
 
 
 def test_query_token_sets_a_cookie_that_then_suffices(guarded):
-    r = guarded.get("/?token=tok-123", headers={"Accept": "text/html"})
-    assert r.status_code == 200
+    r = guarded.get("/analytics?token=tok-123&days=7", headers={"Accept": "text/html"})
+    assert r.status_code == 303 and r.headers["Location"] == "/analytics?days=7"  # token out of the address bar
     cookie = r.headers["Set-Cookie"]
     assert cookie.startswith(f"{TOKEN_COOKIE}=tok-123") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
     # The test client keeps the cookie: later requests need nothing else.
@@ -77,6 +77,23 @@ def test_open_on_loopback_without_token(tmp_path):
     client = create_app(Settings(db_path=str(tmp_path / "w.sqlite3"))).test_client()
     assert client.get("/").status_code == 200
     assert client.get("/healthz").get_json() == {"ok": True, "hub_alive": False}
+
+
+def test_host_and_origin_checks():
+    assert host_allowed("localhost:8000", "") and host_allowed("127.0.0.1", "") and host_allowed("[::1]:80", "")
+    assert not host_allowed("evil.example:8000", "") and not host_allowed("", "")
+    assert host_allowed("trainer.lan:8000", "tok")  # with a token, the token decides
+    assert same_origin(None, "localhost:8000") and same_origin("http://localhost:8000", "localhost:8000")
+    assert not same_origin("https://evil.example", "localhost:8000")
+
+
+def test_rebinding_and_cross_site_posts_are_refused(tmp_path):
+    client = create_app(Settings(db_path=str(tmp_path / "w.sqlite3"))).test_client()
+    r = client.get("/api/sessions", headers={"Host": "evil.example:8000"})
+    assert r.status_code == 403 and r.get_json()["error"] == "bad_host"
+    r = client.post("/api/ingest/web-x", data=b"\xff\xd8\xff", headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403 and r.get_json()["error"] == "cross_origin"
+    assert client.get("/api/sessions").status_code == 200
 
 
 def test_runner_refuses_to_listen_widely_without_token():

@@ -22,7 +22,8 @@ JSON API (all answers JSON unless noted; errors are {"error": code, "message": t
     GET  /api/sessions/<id>/report.json  one session's report; .../reps.csv and .../sets.csv as CSV
     GET  /api/history[.csv][?days=30]    daily totals per exercise
 With a token configured every route needs it: header X-FT-Token (or Authorization: Bearer), ?token=, or the
-cookie set after the first visit with ?token=.
+cookie set after the first visit with ?token= (pages then redirect to the same address without it). Without a
+token only loopback Host names are served (no DNS rebinding); POSTs from another origin are refused.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlencode
 
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -39,7 +41,7 @@ from common.exercises import CAMERA_ADVICE, DISPLAY_NAMES, EXERCISES
 from common.features import POSE_CONNECTIONS
 from services.ui import analytics
 from services.ui.ingest import MAX_UPLOAD_BYTES, UploadError, validate_session, validate_upload
-from services.ui.security import TOKEN_COOKIE, supplied_token, token_ok
+from services.ui.security import TOKEN_COOKIE, host_allowed, same_origin, supplied_token, token_ok
 from services.ui.sse import format_comment, format_sse
 
 logger = logging.getLogger(__name__)
@@ -86,7 +88,11 @@ def create_app(settings, hub=None, relay=None) -> Flask:
 
     # ------------------------------------------------------------------ security & errors
     @app.before_request
-    def require_token():
+    def guard():
+        if not host_allowed(request.host, settings.ui_token):
+            return jsonify(error="bad_host", message="this UI answers to localhost / 127.0.0.1 only"), 403
+        if request.method == "POST" and not same_origin(request.headers.get("Origin"), request.host):
+            return jsonify(error="cross_origin", message="uploads are accepted from this UI's own pages only"), 403
         if not settings.ui_token:
             return None
         given, where = supplied_token(request.headers, request.args, request.cookies)
@@ -95,6 +101,10 @@ def create_app(settings, hub=None, relay=None) -> Flask:
                 return jsonify(error="unauthorized", message="a valid token is required"), 401
             return render_template("denied.html"), 401
         request.environ["ft.token_where"] = where
+        if where == "query" and request.method == "GET" and not request.path.startswith("/api/"):
+            # Keep the token out of the address bar, history and screenshots: the cookie carries it from now on.
+            args = {k: v for k, v in request.args.items(multi=True) if k != "token"}
+            return redirect(request.path + ("?" + urlencode(args) if args else ""), code=303)
         return None
 
     @app.after_request

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+from urllib.parse import urlsplit
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,26 @@ def check_listen(host: str, token: str) -> None:
         raise ListenRefused(
             f"refusing to listen on {host!r} without a token: the UI shows camera pictures and workout "
             f"history. Set --ui-token (or FT_UI_TOKEN) to a long random string, or listen on 127.0.0.1.")
+
+
+def host_allowed(host_header: str, token: str) -> bool:
+    """Without a token only loopback names may be asked for: a web page on a domain re-pointed at 127.0.0.1
+    (DNS rebinding) must not read the camera or the history. With a token, the token decides."""
+    if token:
+        return True
+    host = (host_header or "").strip()
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return is_loopback(host)
+
+
+def same_origin(origin: str | None, host_header: str) -> bool:
+    """A POST from another site's page (its Origin differs from our Host) is refused; no Origin is a non-browser."""
+    if not origin:
+        return True
+    return urlsplit(origin).netloc.lower() == (host_header or "").lower()
 
 
 def supplied_token(headers, args, cookies) -> tuple[str, str]:
