@@ -61,6 +61,7 @@
       img.alt = "";
       img.src = `/api/video/${encodeURIComponent(v.session)}`;
       el.querySelector(".mini-stage").prepend(img);
+      el.querySelector(".mini-empty").hidden = true;
       c.video = true;
     }
     layout();
@@ -83,7 +84,12 @@
     snapshot: (d) => { for (const s of d.sessions) update(s); FT.renderHealth($("health"), d.health); layout(); },
     session: update,
     coach: update,
-    pose: (p) => { const c = cards.get(p.session); if (c) c.skeleton.update(p); },
+    pose: (p) => {
+      const c = cards.get(p.session);
+      if (!c) return;
+      c.skeleton.update(p);
+      if (p.lm && p.lm.length) c.el.querySelector(".mini-empty").hidden = true;
+    },
     ended: (d) => update({ session: d.session, ended: true }),
     gone: (d) => { const c = cards.get(d.session); if (c) { c.el.remove(); cards.delete(d.session); layout(); } },
     health: (h) => FT.renderHealth($("health"), h),
