@@ -126,6 +126,9 @@ def test_health_report_with_age_and_overall_state():
     assert view["report_age_s"] == 3.0 and view["all_alive"] is False
     assert view["services"][1] == {"service": "speech", "instance": "s", "alive": False, "age_s": 12.0,
                                    "restarts": 2, "pid": 11, "stats": {}}
+    # Services of the pipeline that never reported (e.g. crashing at start) are listed as missing.
+    missing = [s["service"] for s in view["services"] if s.get("missing")]
+    assert missing == ["capture", "broker", "classifier", "coach", "ui"]
     assert LiveState().health_view(now=1.0) == {"services": [], "report_age_s": None, "all_alive": False}
 
 

@@ -14,6 +14,8 @@ from common.messages import (Classification, CoachUpdate, Cue, EndOfStream, Fram
 
 logger = logging.getLogger(__name__)
 
+# The services of a whole system, in pipeline order (see trainer.supervisor.pipeline_specs).
+PIPELINE = ("capture", "broker", "pose", "classifier", "coach", "speech", "ui")
 # A session with no message for this long is shown as idle (its source may have died without an end).
 IDLE_AFTER_S = 20.0
 # Idle or ended sessions are forgotten after this long, so the instructor grid does not grow forever.
@@ -246,5 +248,10 @@ class LiveState:
                                  "age_s": float(entry.get("age_s", 0.0) or 0.0),
                                  "restarts": int(entry.get("restarts", 0) or 0), "pid": entry.get("pid"),
                                  "stats": entry.get("stats", {}) if isinstance(entry.get("stats"), dict) else {}})
+        if services:
+            # A service that never managed to heartbeat (crashing at start) is absent from the report: say so.
+            reported = {s["service"] for s in services}
+            services += [{"service": name, "instance": "", "alive": False, "age_s": None, "restarts": 0,
+                          "pid": None, "stats": {}, "missing": True} for name in PIPELINE if name not in reported]
         return {"services": services, "report_age_s": None if not received else round(now - received, 1),
                 "all_alive": bool(services) and all(s["alive"] for s in services)}

@@ -127,24 +127,27 @@ const FT = (() => {
     const stale = health.report_age_s !== null && health.report_age_s > 5;
     const groups = new Map();
     for (const s of services) {
-      const g = groups.get(s.service) || { name: s.service, total: 0, alive: 0, restarts: 0, age: 0 };
+      const g = groups.get(s.service) || { name: s.service, total: 0, alive: 0, restarts: 0, age: 0, missing: false };
+      g.missing = g.missing || !!s.missing;
       g.total += 1;
       g.alive += s.alive ? 1 : 0;
       g.restarts += s.restarts || 0;
       g.age = Math.max(g.age, s.age_s || 0);
       groups.set(s.service, g);
     }
-    for (const g of groups.values()) {
+    const order = ["capture", "broker", "pose", "classifier", "coach", "speech", "ui"];
+    const rank = (name) => (order.indexOf(name) + order.length + 1) % (order.length + 1);  // unknown ones last
+    for (const g of [...groups.values()].sort((a, b) => rank(a.name) - rank(b.name))) {
       const li = document.createElement("li");
       const ok = g.alive === g.total && !stale;
       li.className = ok ? "ok" : (g.alive ? "warn" : "bad");
       li.dataset.service = g.name;
       const label = document.createElement("span");
       label.className = "svc-name";
-      label.textContent = g.total > 1 ? `${g.name} ×${g.total}` : g.name;
+      label.textContent = g.total > 1 && !g.missing ? `${g.name} ×${g.total}` : g.name;
       const detail = document.createElement("span");
       detail.className = "svc-detail";
-      detail.textContent = stale ? "report is stale"
+      detail.textContent = g.missing ? "not reporting" : stale ? "report is stale"
         : (g.alive === g.total ? "running" : `${g.alive}/${g.total} alive`) + (g.restarts ? ` · ${g.restarts} restarts` : "");
       li.append(label, detail);
       list.appendChild(li);
