@@ -1,0 +1,89 @@
+"""Training pipeline: the split keeps sources apart, and a quick run builds loadable models and a report."""
+import json
+
+import numpy as np
+import pytest
+
+from common.exercises import NONE
+from services.classifier.cascade import Cascade
+from tests.test_phase_labels import ASPECT, squat_at
+from trainer import dataset, train_data
+from trainer.dataset import OTHER, ClipInfo, make_split
+
+DATA = dataset.DEFAULT_DATA_DIR
+
+
+def _clips(counts: dict[str, int]) -> list[ClipInfo]:
+    return [ClipInfo(f"{ex}/{i:02d}.mp4", ex, 1, None, "y", 2.0, "")
+            for ex, n in counts.items() for i in range(n)]
+
+
+def test_split_is_stratified_fixed_and_holds_out_every_other_clip():
+    clips = _clips({"squat": 36, "push_up": 32, "jumping_jack": 9, "plank": 9, "crunch": 3, "lunge": 3, OTHER: 3})
+    split = make_split(clips)
+    held = split["held_out"]
+    per = {ex: sum(1 for f in held if f.startswith(ex + "/")) for ex in
+           ("squat", "push_up", "jumping_jack", "plank", "crunch", "lunge", OTHER)}
+    assert per == {"squat": 11, "push_up": 10, "jumping_jack": 3, "plank": 3, "crunch": 1, "lunge": 1, OTHER: 3}
+    assert not set(held) & set(split["train"])
+    assert len(held) + len(split["train"]) == len(clips)
+    assert make_split(clips) == split                      # reproducible
+    assert make_split(clips, seed=1)["held_out"] != held   # ... and really drawn from the seed
+
+
+def test_every_augmented_row_keeps_its_source():
+    frames = np.array([squat_at(d) for d in np.linspace(0, 1, 20)])
+    fs = dataset.FrameSet("clip:a.mp4", "clip", "squat", frames, ASPECT, 30.0,
+                          np.array(["squat"] * 20, object), np.array(["start"] * 10 + ["end"] * 10, object))
+    other = dataset.FrameSet("seed:b.png", "seed_image", "squat", frames[:1], ASPECT, 1.0,
+                             np.array(["squat"], object), np.array(["start"], object))
+    rows = train_data.build_training_rows([fs, other], seed=3)
+    assert set(rows.group) == {"clip:a.mp4", "seed:b.png"}
+    # Real, mirrored and camera-varied copies of the clip; none-noise rows are pushed off real poses.
+    assert {"real", "mirror", "camera", "noise", "none_noise"} <= set(rows.origin)
+    assert set(rows.exercise[rows.origin == "none_noise"]) == {NONE}
+    again = train_data.build_training_rows([fs, other], seed=3)
+    assert np.array_equal(rows.X, again.X)                # fixed seeds: the same rows every run
+
+
+@pytest.fixture(scope="module")
+def data_dir():
+    if not (DATA / "clips" / "labels.csv").is_file():
+        pytest.skip(f"real data not found at {DATA} (the shared data folder beside the checkout)")
+    from trainer.landmark_cache import DEFAULT_CACHE
+    if len(list(DEFAULT_CACHE.glob("*.npz"))) < len(dataset.read_labels(DATA)):
+        pytest.skip("landmark cache incomplete: run `python -m trainer.landmark_cache <clips>` first")
+    return DATA
+
+
+def test_real_sources_never_cross_the_split(data_dir):
+    sets, clips = dataset.load_all(data_dir)
+    split = make_split(clips)
+    held = {f"clip:{f}" for f in split["held_out"]}
+    assert {c.file for c in clips if c.exercise == OTHER} <= set(split["held_out"])
+    # The two push-up sequences that are clips of labels.csv carry the clip's source id.
+    linked = [s for s in sets if s.kind == "sequence" and s.source.startswith("clip:")]
+    assert len(linked) == len(dataset.SEQUENCE_SAME_AS)
+    train_sets = [s for s in sets if s.source not in held]
+    rows = train_data.build_training_rows(train_sets, seed=1)
+    assert not set(rows.group) & held
+
+
+def test_quick_training_builds_loadable_models_and_a_report(data_dir, tmp_path):
+    from trainer.train import train
+    report = train(data_dir, tmp_path / "models", tmp_path / "report", progress=False, n_jobs=1, quick=True)
+    models = tmp_path / "models"
+    for name in ("level1_xgboost.json", "level2_knn.npz", "metadata.json", "split.json"):
+        assert (models / name).is_file()
+    assert (tmp_path / "report" / "training_report.md").read_text().count("| XGBoost |") == 2
+    saved = json.loads((tmp_path / "report" / "training_report.json").read_text())
+    assert set(saved["comparison"]["level1"]) == {"Logistic Regression", "kNN", "SVM (RBF)", "SGD (linear SVM)",
+                                                  "Multinomial NB", "XGBoost"}
+    for result in saved["comparison"]["level1"].values():
+        assert 0.0 <= result["cv_macro_f1"] <= 1.0 and 0.0 <= result["held_out_macro_f1"] <= 1.0
+    assert report["metadata"]["quick"] is True
+    cascade = Cascade.load(models)
+    out = cascade.predict(np.zeros((2, 32), np.float32) + 0.5)
+    assert list(out.exercise) == [out.exercise[0]] * 2 and out.exercise[0] in cascade.classes
+    held = report["held_out"]["clips"]
+    assert held["count"] == len(report["split"]["held_out"]) - len(held["without_pose"])
