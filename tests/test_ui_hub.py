@@ -219,7 +219,8 @@ def test_upload_over_http_reaches_capture_and_stop_ends_streams(rig):
     frame = bus.recv(pull)[1]
     assert isinstance(frame, Frame) and frame.session == "web-up1" and frame.jpeg == jpeg
     stream = SseReader(rig, "/api/stream?session=web-up1")
-    assert stream.next()[0] == "snapshot"
+    name, snapshot = stream.next()
+    assert name == "snapshot" and snapshot["session"]["source"] == "browser"  # listed from its first upload
     rig.server.stop()
     assert stream.next() is None  # stopping the UI ends open streams instead of hanging on them
     stream.close()

@@ -153,3 +153,12 @@ def test_coach_view_of_a_fresh_session():
     view = coach_view(state.get("s"))
     assert view["count"] == 0 and view["current"] == "none" and view["set_number"] == 0
     assert view["width"] == 640 and view["height"] == 480
+
+
+def test_browser_sessions_are_listed_from_their_first_upload():
+    state = LiveState()
+    events = state.apply(CoachUpdate(session="web-x", exercise="squat", reps={"squat": 1}), now=1.0)
+    events = state.note_source("web-x", "browser", 360, 640, now=1.5)
+    assert names(events) == ["session"] and events[0].data["source"] == "browser"
+    assert events[0].data["count"] == 1 and (events[0].data["width"], events[0].data["height"]) == (360, 640)
+    assert state.note_source("web-x", "browser", 360, 640, now=2.0) == []  # said once

@@ -67,6 +67,8 @@ def source_label(source: str) -> str:
     source = source or ""
     if source == "browser":
         return "Browser camera"
+    if source == "live":
+        return "Live camera"
     if source.startswith("file:"):
         return "Video " + source[5:].rsplit("/", 1)[-1]
     if source.startswith("camera:"):

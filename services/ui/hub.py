@@ -121,6 +121,14 @@ class LiveHub:
         self.runner.stats.update(stats)
 
     # ------------------------------------------------------------------ web threads
+    def note_browser_session(self, session: str, width: int, height: int) -> None:
+        """The relay sent this session's first frame: list it at once, as a browser camera."""
+        now = self.clock()
+        with self.lock:
+            events = self.state.note_source(session, "browser", width, height, now)
+        for event in events:
+            self.broadcaster.publish(event, now)
+
     def subscribe(self, session: str | None, poses: str) -> tuple[ClientQueue, dict]:
         """A new SSE client plus the state it starts from (taken together, so no event falls between)."""
         with self.lock:

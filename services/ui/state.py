@@ -212,6 +212,17 @@ class LiveState:
         self._last_coach[view.session] = comparable
         return [Event("coach", shown, view.session)]
 
+    def note_source(self, session: str, source: str, width: int, height: int, now: float) -> list[Event]:
+        """A source the UI itself relays (browser uploads never come back on the preview channel)."""
+        events: list[Event] = []
+        view = self._view(session, now, events)
+        view.last_seen = now
+        if view.source != source:
+            view.source = source
+            view.width, view.height = width or view.width, height or view.height
+            events.append(Event("session", session_card(view), session))
+        return events
+
     def note_audio(self, session: str, clip_id: int, text: str, kind: str, duration_s: float,
                    now: float) -> list[Event]:
         """A rendered cue is ready to play at /api/audio/<clip_id>.wav."""

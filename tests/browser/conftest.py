@@ -21,8 +21,13 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 
-def write_fake_camera(clip: Path, out: Path, max_side: int = 640, fps: float = FAKE_CAMERA_FPS) -> int:
-    """The clip as concatenated JPEG frames, resampled to `fps` so its reps keep their real tempo."""
+def write_fake_camera(clip: Path, out: Path, max_side: int = 640, fps: float = FAKE_CAMERA_FPS,
+                      lead_in_s: float = 3.0) -> int:
+    """The clip as concatenated JPEG frames, resampled to `fps` so its reps keep their real tempo.
+
+    The first frame is held for `lead_in_s` first, like a trainee who presses Start and then gets ready:
+    the clip itself starts squatting within a second, before any trainer could have seen a standing body.
+    """
     cap = cv2.VideoCapture(str(clip))
     if not cap.isOpened():
         raise ValueError(f"cannot open {clip}")
@@ -42,11 +47,14 @@ def write_fake_camera(clip: Path, out: Path, max_side: int = 640, fps: float = F
     cap.release()
     if not frames:
         raise ValueError(f"no frames in {clip}")
+    lead_in = int(lead_in_s * fps)
     count = int(len(frames) / src_fps * fps)
     with out.open("wb") as f:
+        for _ in range(lead_in):
+            f.write(frames[0])
         for k in range(count):
             f.write(frames[min(len(frames) - 1, int(k * src_fps / fps))])
-    return count
+    return lead_in + count
 
 
 def free_port() -> int:

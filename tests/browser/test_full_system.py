@@ -40,6 +40,14 @@ def missing_parts() -> list[str]:
     return missing
 
 
+def clip_seconds(clip) -> float:
+    import cv2
+    cap = cv2.VideoCapture(str(clip))
+    seconds = cap.get(cv2.CAP_PROP_FRAME_COUNT) / (cap.get(cv2.CAP_PROP_FPS) or 30.0)
+    cap.release()
+    return seconds
+
+
 def get_json(url: str):
     with urllib.request.urlopen(url, timeout=5) as r:
         return json.loads(r.read())
@@ -96,7 +104,19 @@ def test_browser_camera_is_counted_live_and_saved(system, launch_browser, squat_
     page.wait_for_selector("#link-status.ok")
     page.wait_for_function("document.querySelectorAll('#health li.ok').length >= 5")
     session = page.inner_text("#session-id")
+    # Note when each count appears, relative to the start, to report how the count rose.
+    page.evaluate("""() => {
+        window.__counts = [];
+        window.__exercise = [];
+        const el = document.getElementById('rep-count');
+        new MutationObserver(() => window.__counts.push([performance.now(), el.textContent]))
+            .observe(el, {childList: true, characterData: true, subtree: true});
+        const badge = document.getElementById('exercise-badge');
+        new MutationObserver(() => window.__exercise.push([performance.now(), badge.textContent]))
+            .observe(badge, {childList: true, characterData: true, subtree: true});
+    }""")
     page.click("#start")
+    page.evaluate("window.__started = performance.now()")
     started = time.time()
 
     # The instructor sees the session while it is live.
@@ -116,7 +136,12 @@ def test_browser_camera_is_counted_live_and_saved(system, launch_browser, squat_
     count = int(page.inner_text("#rep-count"))
     exercise = page.inner_text("#count-exercise")
     page.screenshot(path=str(artifacts / "ui-full-trainee.png"))
-    print(f"count {count} ({exercise}) after {elapsed:.1f} s of a {clip.name} camera; "
+    timeline = page.evaluate("window.__counts.map(([t, v]) => [((t - window.__started) / 1000).toFixed(1), v])")
+    first_seen = page.evaluate("""(() => { const e = window.__exercise.find(([t, v]) => v === 'Squats');
+                                  return e ? ((e[0] - window.__started) / 1000).toFixed(1) : null; })()""")
+    print(f"squats first recognised {first_seen} s after the camera started")
+    print(f"count {count} ({exercise}) after {elapsed:.1f} s of a {clip.name} camera (3 s still, then the clip; "
+          f"loops every {3 + clip_seconds(clip):.1f} s); counts at [s, value]: {timeline}; "
           f"upload: {page.inner_text('#upload-stats')}")
     assert count == label and exercise == "Squats"
     page.click("#stop")
