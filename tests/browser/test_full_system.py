@@ -100,6 +100,8 @@ def test_browser_camera_is_counted_live_and_saved(system, launch_browser, squat_
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    played = []
+    page.on("response", lambda r: played.append(r.status) if "/api/audio/" in r.url else None)
     page.goto(url + "/")
     page.wait_for_selector("#link-status.ok")
     page.wait_for_function("document.querySelectorAll('#health li.ok').length >= 5")
@@ -144,6 +146,7 @@ def test_browser_camera_is_counted_live_and_saved(system, launch_browser, squat_
           f"loops every {3 + clip_seconds(clip):.1f} s); counts at [s, value]: {timeline}; "
           f"upload: {page.inner_text('#upload-stats')}")
     assert count == label and exercise == "Squats"
+    assert 200 in played, "no spoken cue reached the page"  # the coach counts aloud; the page fetched the WAV
     page.click("#stop")
     page.wait_for_selector("#report-link:not([hidden])", timeout=60000)
 
