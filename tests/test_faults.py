@@ -1,4 +1,5 @@
 """Faults: services flooded with bad messages stay up, a killed pose worker or coach costs no counted rep."""
+import json
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ import zmq
 from common import bus as busmod
 from common.config import PROJECT_ROOT
 from common.messages import (MAX_BODY_BYTES, MESSAGE_TYPES, Audio, Classification, CoachUpdate, Credit, Cue, Frame,
-                             Heartbeat, PoseResult, ProtocolError, SessionSummary, WorkerReady, decode)
+                             Heartbeat, PoseResult, ProtocolError, WorkerReady, decode)
 from services.capture.frames import prepare
 from trainer.analyze import ipc_settings
 
@@ -277,7 +278,7 @@ def test_ui_survives_garbage_on_every_subscription(services):
                                                                exercise="squat", reps={"squat": 3})))
         time.sleep(0.2)
         with urllib.request.urlopen(url, timeout=5) as resp:
-            state = __import__("json").loads(resp.read())
+            state = json.loads(resp.read())
     assert (state.get("session") or {}).get("reps") == {"squat": 3}, (state, svc.tail())
     check_survived(svc, expected)
 
