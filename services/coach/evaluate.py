@@ -53,9 +53,9 @@ def angle_stream(exercise: str, clip, vote: int = 9):
     return out
 
 
-def model_stream(clip):
+def model_stream(clip, cascade, window: int):
     from services.classifier.session import SessionClassifier
-    classifier = SessionClassifier()
+    classifier = SessionClassifier(cascade, window=window)
     out = []
     for lm in clip.landmarks:
         res = classifier.classify(None if np.isnan(lm[0, 0]) else lm, clip.aspect)
@@ -117,30 +117,42 @@ def main(argv: list[str] | None = None) -> int:
     from trainer.evaluate import prediction, read_labels, score
     from trainer.landmark_cache import extract
     labels = read_labels(CLIPS_DIR / "labels.csv")
+    settings = Settings()
+    cascade, held_out = None, set()
+    if args.phases == "model":
+        from services.classifier.cascade import Cascade
+        cascade = Cascade.load(settings.models_dir)
+        split = Path(settings.models_dir) / "split.json"
+        if split.exists():   # clips the models never saw: the honest figures
+            held_out = set(json.loads(split.read_text()).get("held_out", []))
     tmp = tempfile.TemporaryDirectory(prefix="coach-eval-")
-    processor = CoachProcessor(WorkoutStore(Path(tmp.name) / "eval.sqlite3"), Settings())
+    processor = CoachProcessor(WorkoutStore(Path(tmp.name) / "eval.sqlite3"), settings)
     rows = []
     for name, lab in labels.items():
         if args.only and args.only not in name:
             continue
         clip = extract(CLIPS_DIR / name)
-        stream = model_stream(clip) if args.phases == "model" else angle_stream(lab["exercise"], clip)
+        stream = (model_stream(clip, cascade, settings.vote_window) if cascade is not None
+                  else angle_stream(lab["exercise"], clip))
         summary, events = run_clip(processor, name, clip, stream)
         pred, reps, hold = prediction(summary)
         reps_all = sum(int(t.get("reps", 0)) for t in summary["totals"].values())
         row = {"file": name, "exercise_true": lab["exercise"], "exercise_pred": pred, "reps_true": lab["reps"],
                "reps_pred": reps, "hold_true": lab["hold_seconds"], "hold_pred": round(hold, 2),
-               "reps_all": reps_all}
+               "reps_all": reps_all, "held_out": name in held_out}
         rows.append(row)
         if not args.json:
             bad = (pred != lab["exercise"] or (lab["reps"] is not None and reps != lab["reps"])
                    or (lab["hold_seconds"] is not None and abs(hold - lab["hold_seconds"]) > 1.5))
-            print(f"{'BAD' if bad else 'ok '} {name:<52} {lab['exercise']:>12} -> {pred:<12} reps "
+            print(f"{'BAD' if bad else 'ok '}{'*' if name in held_out else ' '}{name:<52} {lab['exercise']:>12} -> {pred:<12} reps "
                   f"{lab['reps']!s:>4} -> {reps:<3} hold {lab['hold_seconds']!s:>5} -> {hold:<6.2f}", flush=True)
             if args.verbose:
                 for e in events:
                     print("      ", e)
     report = {"overall": score(rows), "per_exercise": per_exercise(rows)}
+    if held_out:   # * in the listing
+        unseen = [r for r in rows if r["held_out"]]
+        report["held_out"] = {"overall": score(unseen), "per_exercise": per_exercise(unseen)}
     if args.json:
         report["clips"] = rows
     print(json.dumps(report, indent=2))

@@ -23,11 +23,13 @@ class RepTiming:
     max_gap_s: float = 1.5        # longer without a phase (no body, other exercise): forget the cycle
     min_range_deg: float = 20.0   # with a rep angle: a smaller swing is not a rep
     finish_return: float = 0.6    # at end of stream a rep in progress counts once the angle came back this far
+    return_share: float = 0.2     # back within this share of the swing from the start angle = back at the start
 
 
 REP_TIMING: dict[str, RepTiming] = {
     "squat": RepTiming(),
-    "push_up": RepTiming(),
+    # Real push-ups swing the elbow 50-130 deg; a 30 deg dip at the top is the classifier flickering.
+    "push_up": RepTiming(min_range_deg=45.0),
     "lunge": RepTiming(max_rep_s=12.0),
     # Crunches are often held at the top for a breath; the hip angle swings little when seen from the side.
     "crunch": RepTiming(max_rep_s=15.0, min_range_deg=8.0),
@@ -70,6 +72,7 @@ class RepCounter:
         self._cand_frames = 0
         self._last_seen: float | None = None
         self._cycle_start = 0.0
+        self._at_start: float | None = None   # last time the angle showed the start position
         self._start_angles: deque[float] = deque(maxlen=30)
         self._extreme: float | None = None
         self._last_angle: float | None = None
@@ -78,17 +81,38 @@ class RepCounter:
     def in_rep(self) -> bool:
         return self.state == END or (self.state == START and self._cand == END)
 
+    @property
+    def fresh(self) -> bool:
+        """Nothing observed since the last reset: the caller may `prime` it with the moments before."""
+        return self._last_seen is None and self.state == ""
+
+    def prime(self, angles: list[float]) -> None:
+        """Rep angles of the second before this exercise was voted (the vote lags the first movement)."""
+        if self.state == "":
+            self._start_angles.extend(angles)
+
     def observe(self, now: float, phase: str, angle: float | None = None) -> Rep | None:
         """One frame of this exercise; returns the rep it completes, if any."""
         t = self.timing
         if self._last_seen is not None and now - self._last_seen > t.max_gap_s:
             self.reset()
         self._track_angle(angle)
+        if angle is not None and self.state in ("", START) and self._cand != END and self._start_level() is not None \
+                and self._toward_end(self._start_level(), angle) < t.min_range_deg / 2:
+            self._at_start = now
+        phase = self._fuse(phase, angle)
         if phase not in (START, END):
             return None
         self._last_seen = now
-        if phase == self.state or (self.state == "" and phase == END):
-            # Nothing changes; and an "end" before the first settled start is someone getting into position.
+        if self.state == "" and phase == END:
+            if not self._left_start(angle):
+                # An "end" before any start position was seen is someone getting into position.
+                self._cand = ""
+                return None
+            # The angle saw the trainee in the start position a moment ago (the classifier's vote was still
+            # warming up): settled since then, and this is the way down.
+            self.state = START
+        if phase == self.state:
             self._cand = ""
             return None
         if self._cand != phase:
@@ -116,6 +140,34 @@ class RepCounter:
         return None
 
     # ------------------------------------------------------------------ internals
+    def _toward_end(self, level: float, angle: float) -> float:
+        """Degrees from the start angle towards the end position."""
+        return level - angle if self.signal is None or self.signal.start_high else angle - level
+
+    def _left_start(self, angle: float | None) -> bool:
+        level = self._start_level()
+        if level is None or angle is None or self.signal is None:
+            return False
+        return self._toward_end(level, angle) >= self.timing.min_range_deg
+
+    def _fuse(self, phase: str, angle: float | None) -> str:
+        """The classifier's phase, corrected by the rep angle where the angle is unambiguous: "end" while the
+        angle has not left the start position is still the start; and back at the start angle after a real
+        swing is the start, even while the classifier still says "end" (its vote lags, or it misses the top)."""
+        if angle is None or self.signal is None or self.state == "":
+            return phase
+        level = self._start_level()
+        if level is None:
+            return phase
+        toward_end = self._toward_end(level, angle)
+        if self.state == START and phase == END and toward_end < self.timing.min_range_deg / 2:
+            return START
+        if self.state == END and phase != START and self._extreme is not None:
+            swing = self._toward_end(level, self._extreme)
+            if swing >= self.timing.min_range_deg and toward_end <= self.timing.return_share * swing:
+                return START
+        return phase
+
     def _track_angle(self, angle: float | None) -> None:
         if angle is None:
             return
@@ -142,7 +194,10 @@ class RepCounter:
     def _enter(self, phase: str, at: float) -> Rep | None:
         previous, self.state, self._cand = self.state, phase, ""
         if phase == END:
-            self._cycle_start = at
+            # The rep began when the trainee left the start position: by the angle when it was seen (the voted
+            # phase flips only halfway down), else when the phase changed.
+            left = self._at_start
+            self._cycle_start = left if left is not None and 0 <= at - left < self.timing.max_rep_s else at
             return None
         if previous != END:  # first settle into the start position: nothing to count
             return None

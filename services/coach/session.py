@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 RECENT_CUES_S = 5.0      # corrections stay on screen this long (capture time)
 HOLD_STORE_EVERY_S = 1.0  # a growing hold is written to the store this often
+LOOKBACK_S = 1.0          # frames kept to show a counter the moment before its exercise was voted
 
 
 @dataclass
@@ -64,6 +65,7 @@ class CoachSession:
         self.first_seq = 0
         self.last_ts = 0.0
         self.frames_seen = 0
+        self._recent: deque[tuple[float, str, Body]] = deque()
         self._hold_ids: dict[str, int] = {}
         self._hold_stored_s: dict[str, float] = {}
 
@@ -94,6 +96,7 @@ class CoachSession:
             form = self.forms[exercise]
             for rule in form.observe(body, msg.phase or "hold", live=True):
                 said.append(self._correction(now, exercise, rule.cue))
+        self._remember(now, msg.raw_exercise, body)
         return FrameResult(",".join(events), said)
 
     def tick(self, now: float) -> FrameResult:
@@ -122,10 +125,20 @@ class CoachSession:
         self.store.end_session(self.id, self.wall(self.last_ts))
         return said
 
+    def _remember(self, now: float, raw_exercise: str, body: Body | None) -> None:
+        if body is not None:
+            self._recent.append((now, raw_exercise, body))
+        while self._recent and now - self._recent[0][0] > LOOKBACK_S:
+            self._recent.popleft()
+
     # ------------------------------------------------------------------ reps
     def _update_reps(self, now: float, msg: Classification, exercise: str, body: Body | None,
                      events: list[str], said: list[Said]) -> None:
         counter = self.counters[exercise]
+        if counter.fresh:
+            # The vote needs a few frames: what this frame's classifier already called the exercise counts too.
+            counter.prime([a for _, raw, b in self._recent if raw == exercise and body_visible(b, exercise)
+                           for a in [rep_angle(exercise, b)] if a is not None])
         phase = msg.phase if self.body_visible else ""
         angle = rep_angle(exercise, body) if self.body_visible else None
         rep = counter.observe(now, phase, angle)
