@@ -71,7 +71,8 @@ class Bus:
 
     def close(self) -> None:
         for sock in self.sockets:
-            sock.close(linger=0)
+            # LINGER is 0 from creation; a socket that must flush a last message raises it first.
+            sock.close()
         self.sockets.clear()
         if self._auth is not None:
             self._auth.stop()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import tempfile
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 import zmq
 
 from common import bus as busmod
-from common.config import Settings
+from common.config import PROJECT_ROOT, Settings
 from common.messages import ProtocolError, SessionSummary
 from services.capture.sources import SourceError, open_video
 from trainer.supervisor import ServiceSpec, Supervisor, pipeline_specs
@@ -59,6 +60,7 @@ class Pipeline:
         self.supervisor = Supervisor(self.settings, pipeline_specs(self.settings, pose_workers, with_capture=False,
                                                                    with_speech=False, with_ui=False),
                                      log_dir=self.log_dir)
+        self.failed = False
         self.ctx = zmq.Context.instance()
         self.summaries = self.ctx.socket(zmq.SUB)
         self.summaries.setsockopt(zmq.LINGER, 0)
@@ -80,6 +82,11 @@ class Pipeline:
     def close(self) -> None:
         self.summaries.close(linger=0)
         self.supervisor.stop_all()
+        if self.failed and Path(self.log_dir).is_dir():
+            # Keep the services' logs of a failed analysis: they say why.
+            keep = PROJECT_ROOT / "var" / "logs" / f"analyze-{time.strftime('%Y%m%d-%H%M%S')}"
+            shutil.copytree(self.log_dir, keep, dirs_exist_ok=True)
+            print(f"fitness-trainer: service logs of this analysis kept in {keep}", file=sys.stderr)
         self._tmp.cleanup()
 
     def start_clip(self, path: str, session: str):
@@ -134,6 +141,7 @@ class Pipeline:
                 elif now - last > STALL_TIMEOUT_S:
                     results[i].error = f"no progress on {clips[i]} for {STALL_TIMEOUT_S:.0f} s"
                 if results[i].error:
+                    self.failed = True
                     running.pop(session)
                     print(f"fitness-trainer: {results[i].error}", file=sys.stderr)
         bar.close()
