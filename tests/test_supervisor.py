@@ -63,6 +63,9 @@ def test_restarts_are_capped(supervisor):
                  supervisor.pids("broker")[0] != pids[0]), step=tick(supervisor))
     assert wait_for(lambda: supervisor.managed[0].gave_up, timeout=10, step=tick(supervisor))
     assert supervisor.pids("broker") == []
+    # The health report still names it, so the UI can show what is down.
+    entry = [s for s in supervisor.report(time.time()).services if s["instance"] == "broker-1"]
+    assert entry and entry[0]["alive"] is False and entry[0]["stats"]["state"] == "gave up"
 
 
 def test_stop_all_terminates_every_child(supervisor):

@@ -167,8 +167,22 @@ class Supervisor:
         now = time.time()
         if now >= self._next_report:
             self._next_report = now + self.settings.heartbeat_s
+            busmod.send(self.health_out, self.report(now), block=False)
+
+    def report(self, now: float):
+        """Heartbeats of every instance, plus the managed processes that are not heartbeating at all
+        (crashing at start, waiting for a restart, or given up), which would otherwise be invisible."""
+        with self._lock:
             restarts = {m.proc.pid: m.total_restarts for m in self.managed if m.proc}
-            busmod.send(self.health_out, self.monitor.report(now, restarts), block=False)
+            report = self.monitor.report(now, restarts)
+            for m in self.managed:
+                pid = m.proc.pid if m.proc else 0
+                if not (m.proc and self.monitor.last_seen_pid(pid)) and m.spec.restart:
+                    state = "gave up" if m.gave_up else ("starting" if m.proc else "restarting")
+                    report.services.append({"service": m.spec.name, "instance": m.label, "pid": pid,
+                                            "alive": False, "age_s": None, "restarts": m.total_restarts,
+                                            "stats": {"state": state}})
+        return report
 
     def run(self) -> None:
         """Supervise until stop_event is set (the caller's signal handler or Ctrl-C sets it)."""
