@@ -250,8 +250,11 @@ def create_app(settings, hub=None, relay=None) -> Flask:
             result = relay.relay(session, data, width, height, time.time())
         except UploadError as exc:
             return jsonify(exc.as_json()), exc.status
-        if result["seq"] == 0 and hub is not None:
-            hub.note_browser_session(session, width, height)
+        if hub is not None:
+            if result["seq"] == 0:
+                hub.note_browser_session(session, width, height)
+            if result.get("sent", True):
+                hub.browser_frame(session, data, width, height)
         return jsonify(result)
 
     @app.post("/api/ingest/<session>/end")

@@ -129,6 +129,16 @@ class LiveHub:
         for event in events:
             self.broadcaster.publish(event, now)
 
+    def browser_frame(self, session: str, jpeg: bytes, width: int, height: int) -> None:
+        """A browser frame the relay sent on: keep it for viewers (the instructor's card), like a preview."""
+        now = self.clock()
+        with self.lock:
+            self.frames.put(session, jpeg)
+            events = self.state.apply(Frame(session=session, ts_capture=now, width=width, height=height,
+                                            source="browser", jpeg=jpeg), now)
+        for event in events:
+            self.broadcaster.publish(event, now)
+
     def subscribe(self, session: str | None, poses: str) -> tuple[ClientQueue, dict]:
         """A new SSE client plus the state it starts from (taken together, so no event falls between)."""
         with self.lock:
