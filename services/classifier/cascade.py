@@ -51,7 +51,9 @@ class PhaseKnn:
         self.exercises = list(exercises)
         self.onehot_weight = float(onehot_weight)
         self.k = int(min(k, len(self.labels)))
-        self._sq_norms = (self.matrix.astype(np.float64) ** 2).sum(axis=1)
+        # Distances in float64 (exact neighbour order), with the transposed matrix made once, not per frame.
+        self._matrix_t = np.ascontiguousarray(self.matrix.T, dtype=np.float64)
+        self._sq_norms = (self._matrix_t ** 2).sum(axis=0)
 
     @classmethod
     def load(cls, path: Path) -> "PhaseKnn":
@@ -84,7 +86,7 @@ class PhaseKnn:
         conf = np.empty(len(rows), np.float32)
         for start in range(0, len(rows), _CHUNK):
             block = rows[start:start + _CHUNK].astype(np.float64)
-            d = self._sq_norms[None, :] - 2.0 * block @ self.matrix.T.astype(np.float64)
+            d = self._sq_norms[None, :] - 2.0 * block @ self._matrix_t
             nearest = np.argpartition(d, self.k - 1, axis=1)[:, :self.k]
             votes = self.labels[nearest]
             end_share = votes.mean(axis=1)   # labels are 0 = start, 1 = end
