@@ -27,8 +27,6 @@ MIN_AMPLITUDE = {
     "crunch": 12.0,        # degrees of hip flexion (shoulder-hip-knee); a crunch is a small movement
     "jumping_jack": 1.0,   # torso lengths (wrist height plus ankle spread)
 }
-SIGNAL_UNITS = {"squat": "torso lengths of hip drop", "lunge": "torso lengths of hip drop", "push_up": "deg elbow flexion",
-                "crunch": "deg hip flexion", "jumping_jack": "torso lengths (wrist lift + ankle spread)"}
 # Joints that must be seen (visibility) for the signal of a frame to be trusted.
 MIN_VISIBILITY = 0.5
 # Posture gates (torso incline from horizontal, degrees): squats, lunges and jumping jacks are done upright,

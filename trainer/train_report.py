@@ -112,7 +112,8 @@ def markdown(report: dict) -> str:
             "",
             f"- Per frame, level 1 on {f['level1_frames']} labelled frames: accuracy {_pct(f['level1_accuracy'])}, "
             f"macro-F1 {_num(f['level1_macro_f1'])}.",
-            f"- Per frame, level 2 on {f['level2_frames']} start/end frames: accuracy {_pct(f['level2_accuracy_chained'])} "
+            f"- Per frame, level 2 on {f['level2_frames']} start/end frames: accuracy "
+            f"{_pct(f['level2_accuracy_chained'])} "
             f"chained after level 1, {_pct(f['level2_accuracy_given_exercise'])} given the true exercise.",
             f"- Per clip ({c['count']} clips with a pose): exercise right on {_pct(c['raw_majority_accuracy'])} by the "
             f"majority of raw frame answers, {_pct(c['voted_majority_accuracy'])} by the majority of voted answers "
