@@ -105,12 +105,18 @@ def torso_incline(landmarks: np.ndarray, aspect: float) -> np.ndarray:
     return np.degrees(np.arctan2(np.abs(v[:, 1]), np.abs(v[:, 0]) + 1e-9))
 
 
+def _angle_at(vertex: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle a-vertex-b in degrees over leading dimensions."""
+    u, v = a - vertex, b - vertex
+    return np.degrees(np.arctan2(np.abs(u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]), (u * v).sum(-1)))
+
+
 def body_line(landmarks: np.ndarray, aspect: float) -> np.ndarray:
     """Shoulder-hip-ankle angle in degrees (180 = straight body), visibility-weighted over both sides."""
     lm = np.asarray(landmarks, dtype=np.float64)
     xy = F.isotropic_xy(lm, aspect)
-    left = F._angle(xy[:, F.L_SHOULDER], xy[:, F.L_HIP], xy[:, F.L_ANKLE])
-    right = F._angle(xy[:, F.R_SHOULDER], xy[:, F.R_HIP], xy[:, F.R_ANKLE])
+    left = _angle_at(xy[:, F.L_HIP], xy[:, F.L_SHOULDER], xy[:, F.L_ANKLE])
+    right = _angle_at(xy[:, F.R_HIP], xy[:, F.R_SHOULDER], xy[:, F.R_ANKLE])
     return _side_weighted(left, right, lm[:, F.L_HIP, 3], lm[:, F.R_HIP, 3])[0]
 
 
