@@ -17,8 +17,12 @@ def kinds(problems: list[SetupProblem]) -> list[str]:
 
 def test_lighting():
     assert check_lighting(0.1, 0.05) == []
-    assert kinds(check_lighting(0.9, 0.0)) == ["too_dark"]
-    assert kinds(check_lighting(0.0, 0.8)) == ["too_bright"]
+    assert kinds(check_lighting(0.95, 0.0)) == ["too_dark"]
+    assert kinds(check_lighting(0.0, 0.97)) == ["too_bright"]
+    # A white studio or a dark gym is fine while the body is seen well.
+    assert check_lighting(0.0, 0.97, body_seen=True) == []
+    assert kinds(check_setup(None, "none", 0.95, 0.0)) == ["too_dark", "no_body"]
+    assert check_setup(body(side_pose(**SQUAT_UP)), "squat", 0.95, 0.0) == []
 
 
 def test_no_body_blocks_counting():
@@ -51,7 +55,7 @@ def test_camera_placement_advice():
 
 def test_problems_show_only_after_they_persist():
     monitor = SetupMonitor(persist_s=1.5)
-    dark = check_lighting(0.9, 0.0)
+    dark = check_lighting(0.95, 0.0)
     assert monitor.update(0.0, dark) == [] and monitor.active == []
     assert monitor.update(1.0, dark) == []
     new = monitor.update(1.6, dark)

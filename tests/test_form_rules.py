@@ -79,7 +79,7 @@ CASES = [
     ("hips_not_too_high", side_pose(**PLANK_GOOD), side_pose(**PLANK_HIPS_HIGH)),
     ("hips_not_sagging", side_pose(**PLANK_GOOD), side_pose(**PLANK_HIPS_LOW)),
     ("head_up", side_pose(**SQUAT_DOWN, head_down=10), side_pose(**SQUAT_DOWN, head_down=70)),
-    ("squat_knees_behind_toes", side_pose(**SQUAT_DOWN), side_pose(shin=55, thigh=-60, torso=20)),
+    ("squat_knees_behind_toes", side_pose(**SQUAT_DOWN), side_pose(shin=70, thigh=-45, torso=20)),
     ("body_straight", side_pose(**PUSH_UP_TOP), side_pose(**PLANK_HIPS_LOW)),
     ("elbows_to_90", side_pose(**PUSH_UP_BOTTOM), side_pose(**PUSH_UP_TOP)),
 ]
@@ -161,3 +161,14 @@ def test_not_live_collects_but_does_not_fire():
     for b in _bodies(side_pose(**SQUAT_UP, head_down=70), 20):
         assert tracker.observe(b, "start", live=False) == []
     assert tracker.close().failed_rules == ["head_up"]
+
+
+def test_reach_rule_judged_when_the_rep_closes_is_a_late_cue():
+    tracker = FormTracker("push_up")
+    shallow_bottom = side_pose(**{**PUSH_UP_BOTTOM, "upper_arm": 200.0, "forearm": 160.0})
+    for b in _bodies(side_pose(**PUSH_UP_TOP), 12):
+        tracker.observe(b, "start")
+    for b in _bodies(shallow_bottom, 12):
+        tracker.observe(b, "end")
+    form = tracker.close()   # counted before the phase changed back
+    assert form.late_cues == ["Go lower, elbows to 90 degrees"] and form.cues == form.late_cues

@@ -104,6 +104,10 @@ class Body:
         d = shoulder - hip
         return float(np.degrees(np.arctan2(abs(d[1]), abs(d[0]) + 1e-9)))
 
+    def facing_away(self) -> bool:
+        """Seen from behind: BlazePose still places a face, but its nose lies behind the ears (depth z)."""
+        return bool(self.raw[NOSE, 2] - (self.raw[L_EAR, 2] + self.raw[R_EAR, 2]) / 2 > 0.02)
+
     def facing(self, side: str) -> float:
         """+1 when the trainee faces +x (toes point right in the picture), -1 when facing -x."""
         d = self.p(side, "toe")[0] - self.p(side, "heel")[0]

@@ -4,7 +4,8 @@
 
 `model` runs the trained SessionClassifier (models/); `angles` stands in phases derived from joint angles of
 the clip's labelled exercise (trainer.phase_labels) passed through a trailing majority vote like the
-classifier's, for developing the counter before models exist. Nothing here runs in the live pipeline.
+classifier's, for developing the counter before models exist. Clips marked * were held out of training
+(models/split.json); their figures are reported apart. Nothing here runs in the live pipeline.
 """
 from __future__ import annotations
 
@@ -144,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.json:
             bad = (pred != lab["exercise"] or (lab["reps"] is not None and reps != lab["reps"])
                    or (lab["hold_seconds"] is not None and abs(hold - lab["hold_seconds"]) > 1.5))
-            print(f"{'BAD' if bad else 'ok '}{'*' if name in held_out else ' '}{name:<52} {lab['exercise']:>12} -> {pred:<12} reps "
-                  f"{lab['reps']!s:>4} -> {reps:<3} hold {lab['hold_seconds']!s:>5} -> {hold:<6.2f}", flush=True)
+            mark = ("BAD" if bad else "ok ") + ("*" if name in held_out else " ")
+            print(f"{mark}{name:<52} {lab['exercise']:>12} -> {pred:<12} reps {lab['reps']!s:>4} -> {reps:<3} "
+                  f"hold {lab['hold_seconds']!s:>5} -> {hold:<6.2f}", flush=True)
             if args.verbose:
                 for e in events:
                     print("      ", e)

@@ -18,6 +18,8 @@ REACH = "reach"      # must be reached on at least a couple of frames of its pha
 
 # Every number a rule compares against. Angles in degrees; "shoulders" = multiples of the shoulder width;
 # "shins" = multiples of the shin length (knee to ankle); offsets are shares of the shoulder-to-ankle length.
+# "<rule>_fail_share" overrides, for one posture rule, the share of a rep's frames that must fail
+# (form_tracker.Aggregation.posture_fail_share otherwise).
 THRESHOLDS: dict[str, dict[str, dict[str, float]]] = {
     "jumping_jack": {
         START: {"elbow_min_deg": 120.0,            # arms straight (120-180 deg) on the way down
@@ -40,16 +42,19 @@ THRESHOLDS: dict[str, dict[str, dict[str, float]]] = {
     },
     "squat": {
         ANY: {"head_down_max_deg": 45.0},          # ear->nose pointing at most this far below horizontal
-        END: {"knee_past_toe_max_shins": 0.25},
+        # Knees a little past the toes is normal in a deep squat (correct clips: up to 0.4 shins).
+        END: {"knee_past_toe_max_shins": 0.45},
     },
     "push_up": {
-        ANY: {"body_line_min_deg": 160.0},         # shoulder-hip-ankle angle
+        ANY: {"body_line_min_deg": 165.0,          # shoulder-hip-ankle angle (labelled correct ones: >= 168)
+              "body_straight_fail_share": 0.2},    # sagging shows on part of a rep only: a fifth is enough
         END: {"elbow_max_deg": 100.0},             # elbows bent to about 90 deg at the bottom
     },
 }
 
-# Side-on measures (knee over toes, body lines) are meaningless when the camera faces the trainee.
-SIDE_VIEW_FOOT_MIN_SHINS = 0.25
+# Side-on measures (knee over toes, head tilt) are meaningless when the camera faces the trainee.
+SIDE_VIEW_FOOT_MIN_SHINS = 0.25    # the foot must show this much length (heel to toe) in the picture
+SIDE_VIEW_MAX_SHOULDERS = 0.5      # shoulder width / torso length: ~0.2 side-on, ~0.7 facing the camera
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,10 @@ class Rule:
 
 def limits(exercise: str, phase: str) -> dict[str, float]:
     return THRESHOLDS[exercise][phase]
+
+
+def fail_share(rule: Rule, default: float) -> float:
+    return limits(rule.exercise, rule.phase).get(f"{rule.name}_fail_share", default)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -94,6 +103,13 @@ def _front_leg(body: Body) -> str:
     direction = sum(body.p(s, "toe")[0] - body.p(s, "heel")[0] for s in ("left", "right"))
     sign = 1.0 if direction >= 0 else -1.0
     return "left" if body.p("left", "ankle")[0] * sign >= body.p("right", "ankle")[0] * sign else "right"
+
+
+def _side_on(body: Body) -> bool:
+    if not (body.seen(11) and body.seen(12)):
+        return True   # one shoulder hidden behind the other
+    torso = body.torso_length()
+    return torso > 1e-6 and body.shoulder_width() / torso < SIDE_VIEW_MAX_SHOULDERS
 
 
 def _incline_up(body: Body, side: str, a: str, b: str) -> float:
@@ -133,8 +149,8 @@ def feet_wide_at_top(body: Body, t: dict) -> bool | None:
 
 def _neck_lift(body: Body) -> float | None:
     side = body.near_side(("shoulder", "ear", "hip"))
-    if not body.side_seen(side, ("shoulder", "ear", "hip")):
-        return None
+    if not body.side_seen(side, ("shoulder", "ear", "hip")) or not _side_on(body):
+        return None   # how far the head and shoulders curl up shows only from the side
     return _incline_up(body, side, "shoulder", "ear")
 
 
@@ -197,8 +213,8 @@ def hips_not_sagging(body: Body, t: dict) -> bool | None:
 
 def head_up(body: Body, t: dict) -> bool | None:
     side = body.near_side(("ear", "shoulder"))
-    if not (body.seen(0) and body.side_seen(side, ("ear",))):
-        return None
+    if not (body.seen(0) and body.side_seen(side, ("ear",))) or not _side_on(body) or body.facing_away():
+        return None   # the head's tilt shows only from the side, with the face towards the camera
     return -_incline_up(body, side, "ear", "nose") <= t["head_down_max_deg"]
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from common.exercises import END, START
 from services.coach.body import Body
-from services.coach.form_rules import ANY, POSTURE, REACH, RULES_BY_EXERCISE, Rule, judge
+from services.coach.form_rules import ANY, POSTURE, REACH, RULES_BY_EXERCISE, Rule, fail_share, judge
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +30,9 @@ class RepForm:
     """The verdict on one rep."""
 
     score: float | None               # 0..100, None when no rule could be judged
-    cues: list[str] = field(default_factory=list)
+    cues: list[str] = field(default_factory=list)          # every correction of the rep
     failed_rules: list[str] = field(default_factory=list)
+    late_cues: list[str] = field(default_factory=list)     # corrections found only now, at the rep's end
 
 
 class FormTracker:
@@ -64,36 +65,37 @@ class FormTracker:
             tally = self._tally[rule.name]
             tally.judged += 1
             tally.failed += 0 if ok else 1
-            if rule.kind == POSTURE and live and self._posture_failed(tally) and rule not in self._fired:
+            if rule.kind == POSTURE and live and self._posture_failed(rule, tally) and rule not in self._fired:
                 self._fired.append(rule)
                 fired.append(rule)
         return fired if live else []
 
     def close(self) -> RepForm:
         """The rep is over (counted, or a hold window ended): score it and start a new one."""
+        late: list[Rule] = []
         for phase in (START, END):
-            self._judge_reach(phase)
+            late += self._judge_reach(phase)
         parts: list[float] = []
         failed: list[str] = []
         for rule in self.rules:
             tally = self._tally[rule.name]
             if rule.kind == POSTURE and tally.judged:
                 parts.append(1.0 - tally.failed / tally.judged)
-                if self._posture_failed(tally):
+                if self._posture_failed(rule, tally):
                     failed.append(rule.name)
             elif rule.kind == REACH and rule.name in self._reach_verdict:
                 parts.append(1.0 if self._reach_verdict[rule.name] else 0.0)
                 if not self._reach_verdict[rule.name]:
                     failed.append(rule.name)
         score = round(100.0 * sum(parts) / len(parts), 1) if parts else None
-        form = RepForm(score, [r.cue for r in self._fired], failed)
+        form = RepForm(score, [r.cue for r in self._fired], failed, [r.cue for r in late])
         self.reset()
         return form
 
     # ------------------------------------------------------------------ internals
-    def _posture_failed(self, tally: _Tally) -> bool:
+    def _posture_failed(self, rule: Rule, tally: _Tally) -> bool:
         return (tally.failed >= self.agg.posture_min_frames
-                and tally.failed >= self.agg.posture_fail_share * tally.judged)
+                and tally.failed >= fail_share(rule, self.agg.posture_fail_share) * tally.judged)
 
     def _judge_reach(self, phase: str) -> list[Rule]:
         """The phase was left: reach rules of it that never got there fail (once per rep)."""

@@ -52,6 +52,11 @@ class HoldTimer:
     def started_at(self) -> float | None:
         return self._start
 
+    def backdate(self, start: float) -> None:
+        """The hold in progress really began at `start` (seen before the exercise vote caught up)."""
+        if self._start is not None and start < self._start:
+            self._start = start
+
     def current_s(self) -> float:
         if self._start is None:
             return 0.0

@@ -154,6 +154,8 @@ class CoachSession:
     def _count(self, rep: Rep, events: list[str], said: list[Said]) -> None:
         verdict = self.forms[rep.exercise].close()
         self.form_score = verdict.score
+        for text in verdict.late_cues:
+            said.append(self._correction(rep.ended_at, rep.exercise, text))
         closed, opened = self.sets.activity(rep.ended_at, rep.exercise, started_at=rep.started_at)
         if closed is not None:
             events.append("set_end")
@@ -182,6 +184,14 @@ class CoachSession:
         if not holding and not timer.holding:
             return
         for ev in timer.update(now, holding):
+            if ev.kind == "start":
+                # The vote needs a few frames: the hold began with the frames the classifier already called it.
+                earliest = now
+                for ts, raw, b in reversed(self._recent):
+                    if raw != exercise or not body_visible(b, exercise):
+                        break
+                    earliest = ts
+                timer.backdate(earliest)
             self._hold_event(exercise, timer, ev, events, said)
         if timer.holding and timer.current_s() >= timer.timing.min_hold_s and holding:
             closed, opened = self.sets.activity(now, exercise, started_at=timer.started_at)
