@@ -202,6 +202,10 @@ def bench_live(clip: Path, seconds: float, settings: Settings, log_dir: str | No
             "frames_processed_ratio": processed_ratio(run["coach_updates"], run["frames_captured"]),
             "latency_ms": summarize_ms(run["latencies_ms"], digits=1),
             "latency_ms_first_30s": summarize_ms([ms for t, ms in run["arrivals"] if t < 30], digits=1),
+            # Capture time to the broker's pose result and to the classifier's answer, and BlazePose alone.
+            "latency_ms_to_pose": summarize_ms(run["upstream_ms"]["pose"], digits=1),
+            "latency_ms_to_classification": summarize_ms(run["upstream_ms"]["classification"], digits=1),
+            "pose_ms_in_workers": summarize_ms(run["upstream_ms"]["pose_ms"], digits=1),
             "dropped_by_broker": broker.get("dropped_live"), "cpu_percent": by_service,
             "cpu_percent_total": round(sum(by_service.values()), 1),
             "rss_mb": {label: round(max(mb for _, mb in samples), 1) for label, samples in run["rss_mb"].items()
@@ -248,6 +252,13 @@ def report_lines(result: dict) -> list[str]:
                      f"{_fmt((live['frames_processed_ratio'] or 0) * 100, ' %')} of {live['frames_captured']} frames "
                      f"reached the coach; latency p50 {_fmt(lat['p50'], ' ms')}, p95 {_fmt(lat['p95'], ' ms')}, "
                      f"p99 {_fmt(lat['p99'], ' ms')}")
+        to_pose, to_class, pose = (live.get(k) or {} for k in ("latency_ms_to_pose", "latency_ms_to_classification",
+                                                                "pose_ms_in_workers"))
+        if to_pose:
+            lines.append(f"  latency p50 / p95 from capture to: pose result {_fmt(to_pose['p50'])} / "
+                         f"{_fmt(to_pose['p95'])} ms, classification {_fmt(to_class.get('p50'))} / "
+                         f"{_fmt(to_class.get('p95'))} ms; BlazePose in the workers {_fmt(pose.get('p50'))} / "
+                         f"{_fmt(pose.get('p95'))} ms")
         lines.append("  CPU % (100 = one core): " + ", ".join(f"{k} {v:.0f}" for k, v in live["cpu_percent"].items()))
         lines.append("  peak RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in live["rss_mb"].items()))
     memory = result.get("memory_mb") or {}

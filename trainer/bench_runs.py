@@ -97,13 +97,14 @@ def _start(supervisor: Supervisor, services: list[str]) -> None:
         raise
 
 
-def _sub(ctx: zmq.Context, endpoint: str, topics: list[bytes]) -> zmq.Socket:
+def _sub(ctx: zmq.Context, endpoints: str | list[str], topics: list[bytes]) -> zmq.Socket:
     sock = ctx.socket(zmq.SUB)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.RCVHWM, 0)   # the bench must see every message, never drop one itself
     for topic in topics:
         sock.setsockopt(zmq.SUBSCRIBE, topic)
-    sock.connect(endpoint)
+    for endpoint in [endpoints] if isinstance(endpoints, str) else endpoints:
+        sock.connect(endpoint)
     return sock
 
 
@@ -140,17 +141,26 @@ def live_run(clip: str, seconds: float, pose_workers: int = 2, log_dir: str | No
                                                          with_speech=False, with_ui=False),
                                 log_dir=log_dir or str(Path(tmp) / "logs"))
         ctx = zmq.Context.instance()
-        updates = _sub(ctx, settings.coach, [b"coach_update"])
+        # Poses and classifications too: where along the pipeline the time goes.
+        updates = _sub(ctx, [settings.poses, settings.classified, settings.coach],
+                       [b"pose", b"classification", b"coach_update"])
         _start(supervisor, ["broker", "pose", "classifier", "coach"])
         sampler = ProcessSampler(supervisor)
         latency_by_seq: dict[int, float] = {}
         arrivals: list[tuple[float, float]] = []   # (arrival, latency ms), for latency over time
+        upstream: dict[str, list[float]] = {"pose": [], "classification": [], "pose_ms": []}
 
         def on_update(arrival: float, msg) -> None:
-            if isinstance(msg, CoachUpdate) and msg.session == LIVE_SESSION and msg.seq not in latency_by_seq:
-                ms = (arrival - msg.ts_capture) * 1000
+            if msg.session != LIVE_SESSION:
+                return
+            ms = (arrival - msg.ts_capture) * 1000
+            if isinstance(msg, CoachUpdate) and msg.seq not in latency_by_seq:
                 latency_by_seq[msg.seq] = ms
                 arrivals.append((arrival, ms))
+            elif msg.TYPE in upstream:
+                upstream[msg.TYPE].append(ms)
+                if msg.TYPE == "pose":
+                    upstream["pose_ms"].append(msg.pose_ms)
 
         try:
             capture = supervisor.add(ServiceSpec(
@@ -189,7 +199,7 @@ def live_run(clip: str, seconds: float, pose_workers: int = 2, log_dir: str | No
             supervisor.stop_all()
     latencies = [ms for seq, ms in latency_by_seq.items() if seq < captured]
     return {"seconds": round(end - started, 1), "frames_captured": captured, "coach_updates": len(latencies),
-            "latencies_ms": latencies, "arrivals": [(t - started, ms) for t, ms in arrivals],
+            "latencies_ms": latencies, "upstream_ms": upstream, "arrivals": [(t - started, ms) for t, ms in arrivals],
             "cpu_percent": cpu, "rss_mb": {k: [(round(t - started, 1), mb) for t, mb in v]
                                            for k, v in sampler.rss.items()},
             "stats": stats, "restarts": restarts, "other_cpu_percent": other}
