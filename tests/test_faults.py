@@ -98,9 +98,11 @@ class Service:
 def services(tmp_path):
     started: list[Service] = []
 
-    def make(name, module, args=(), **overrides) -> Service:
+    def make(name, module, args=(), before_start=None, **overrides) -> Service:
         svc = Service(tmp_path, name, module, args, **overrides)
         started.append(svc)
+        if before_start:
+            before_start(svc)
         return svc.start()
     yield make
     for svc in started:
@@ -224,6 +226,26 @@ def test_broker_survives_garbage_on_both_routers(services):
     worker.send_multipart(busmod.encode(result))
     assert wait_for(poses, lambda m: isinstance(m, PoseResult) and m.session == "ok") is not None, svc.tail()
     check_survived(svc, expected)
+
+
+def test_pose_worker_survives_garbage(services):
+    routers = []   # we play the broker: bound before the worker starts, so its first "ready" reaches us
+    svc = services("pose", "services.pose", before_start=lambda s: routers.append(
+        s.socket(zmq.ROUTER, s.settings.broker_backend, bind=True)))
+    broker = routers[0]
+    ready = wait_for(broker, lambda m: isinstance(m, WorkerReady), timeout=60)
+    assert ready is not None, svc.tail()
+    who = ready.worker.encode()
+    bad = garbage("frame", 1500, seed=8)
+    expected = expected_faults(bad)
+    flood(broker, [[who, *frames] for frames in bad])
+    # Well-formed frames whose picture is not a JPEG: answered with a skip, never a crash.
+    flood(broker, [[who, *busmod.encode(Frame(session="junk", seq=i, jpeg=b"GIF89a..."))] for i in range(100)])
+    broker.send_multipart([who, *busmod.encode(Frame(session="ok", seq=3, jpeg=JPEG, width=64, height=48))])
+    result = wait_for(broker, lambda m: isinstance(m, PoseResult) and m.session == "ok", timeout=30)
+    assert result is not None and result.seq == 3, svc.tail()
+    check_survived(svc, expected)
+    assert svc.last_beat.stats.get("undecodable") == 100
 
 
 def xpub(svc: Service, endpoint: str, topics: list[bytes]) -> zmq.Socket:
