@@ -93,6 +93,7 @@ class PoseResult(Message):
     bright_share: float = 0.0  # share of very bright (blown-out) pixels
     pose_ms: float = 0.0
     worker: str = ""
+    source: str = ""           # the frame's source ("file:<path>", "camera:<n>", "browser")
 
 
 @dataclass(kw_only=True)

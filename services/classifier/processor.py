@@ -79,6 +79,6 @@ class ClassifierProcessor:
         return Classification(session=pose.session, seq=pose.seq, ts_capture=pose.ts_capture, width=pose.width,
                               height=pose.height, landmarks=pose.landmarks if landmarks is not None else b"",
                               dark_share=pose.dark_share, bright_share=pose.bright_share, pose_ms=pose.pose_ms,
-                              worker=pose.worker, exercise=out.exercise, exercise_conf=float(out.exercise_conf),
+                              worker=pose.worker, source=pose.source, exercise=out.exercise, exercise_conf=float(out.exercise_conf),
                               phase=out.phase or "", phase_conf=float(out.phase_conf),
                               raw_exercise=out.raw_exercise)

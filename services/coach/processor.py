@@ -71,7 +71,7 @@ class CoachProcessor:
             restored = self.store.session_totals(msg.session)
             logger.info("session %s resumed from the store: %s", msg.session, restored)
         else:
-            source = "live" if msg.ts_capture >= EPOCH_2001 else "file"
+            source = getattr(msg, "source", "") or ("live" if msg.ts_capture >= EPOCH_2001 else "file")
             self.store.start_session(msg.session, msg.ts_capture + offset, source)
         session = CoachSession(msg.session, self.store, self.settings.set_pause_s, offset, restored)
         self.sessions[msg.session] = session

@@ -36,4 +36,5 @@ class PoseProcessor:
         return PoseResult(session=msg.session, seq=msg.seq, ts_capture=msg.ts_capture,
                           width=image.shape[1], height=image.shape[0],
                           landmarks=b"" if landmarks is None else landmarks.tobytes(),
-                          dark_share=dark, bright_share=bright, pose_ms=ms, worker=self.worker)
+                          dark_share=dark, bright_share=bright, pose_ms=ms, worker=self.worker,
+                          source=msg.source)
