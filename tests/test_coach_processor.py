@@ -168,6 +168,30 @@ def test_restart_resumes_the_session_from_the_store(store):
     assert store.session_totals("s1")["squat"]["reps"] == 6
 
 
+def rising_squat(stream: Stream, exercise: str = "squat", raw: str | None = None) -> Stream:
+    """From the bottom of a squat up to standing in 20 frames."""
+    for i in range(20):
+        depth = 1.0 - i / 19
+        stream.frames(1, exercise, "end" if depth > 0.5 else "start", squat_frame(depth))
+        if raw is not None:
+            stream.messages[-1].raw_exercise = raw
+    return stream
+
+
+def test_a_stream_that_opens_mid_squat_counts_the_rep_under_way(store):
+    # A recording (or a camera) that starts with the trainee at the bottom: the way up finishes a rep.
+    processor = CoachProcessor(store, Settings())
+    stream = rising_squat(Stream("mid")).frames(20, "squat", "start", squat_frame(0.0)).squats(1)
+    out = run(processor, stream.frames(15, "squat", "start", squat_frame(0.0)).end())
+    assert out[-1].summary["totals"]["squat"]["reps"] == 2
+    # The same movement after the stream opened on something else is someone getting into position.
+    processor = CoachProcessor(store, Settings())
+    stream = Stream("late").frames(30, "none", "", squat_frame(0.0))
+    rising_squat(stream).frames(20, "squat", "start", squat_frame(0.0)).squats(1)
+    out = run(processor, stream.frames(15, "squat", "start", squat_frame(0.0)).end())
+    assert out[-1].summary["totals"]["squat"]["reps"] == 1
+
+
 def test_sessions_are_independent(store):
     processor = CoachProcessor(store, Settings())
     a = Stream("a").frames(20, "squat", "start", squat_frame(0.0)).squats(3)

@@ -138,3 +138,57 @@ def test_restored_count_continues():
     counter = RepCounter("push_up", count=12)
     reps, _ = feed(counter, cycles(1))
     assert reps[0].number == 13
+
+
+def rising(start: float, top: float, n: int) -> list[float]:
+    return [start + (top - start) * i / (n - 1) for i in range(n)]
+
+
+def test_a_rep_under_way_when_the_stream_began_counts_after_a_full_return():
+    # The camera started with the trainee at the bottom of a squat: up, then one ordinary squat.
+    phases = ["end"] * 15 + ["start"] * 30 + ["end"] * 20 + ["start"] * 20
+    angles = [70.0] * 10 + rising(70.0, 175.0, 20) + [175.0] * 15 + [90.0] * 20 + [175.0] * 20
+    joined = RepCounter("squat")
+    joined.join_under_way()
+    reps, _ = feed(joined, phases, angles=angles)
+    assert [r.number for r in reps] == [1, 2]
+    # Counted as soon as the way up covers a full rep's range (70 degrees for squats), not at the very top.
+    assert reps[0].started_at == 0.0 and 70.0 <= reps[0].range_of_motion < 105.0
+    assert reps[0].ended_at < 35 / FPS
+    # Not under way (someone getting into position in a live session): only the ordinary squat counts.
+    ordinary = RepCounter("squat")
+    reps, _ = feed(ordinary, phases, angles=angles)
+    assert len(reps) == 1
+
+
+def test_a_joined_rep_needs_the_range_of_a_full_rep():
+    # Half-way up when the stream began: 130 -> 175 degrees is not a whole rep.
+    counter = RepCounter("squat")
+    counter.join_under_way()
+    reps, _ = feed(counter, ["end"] * 10 + ["start"] * 30, angles=rising(130.0, 175.0, 20) + [175.0] * 20)
+    assert reps == [] and counter.count == 0
+    # Back down before the return was full: nothing from the opening, the next ordinary squat counts.
+    counter = RepCounter("squat")
+    counter.join_under_way()
+    phases = ["end"] * 10 + ["start"] * 10 + ["end"] * 20 + ["start"] * 20
+    angles = [70.0] * 10 + [110.0] * 10 + [80.0] * 20 + [175.0] * 20
+    reps, _ = feed(counter, phases, angles=angles)
+    assert counter.rejected.get("partial_start") == 1
+    # 110 then settled as a start: 110 -> 80 -> 175 is an ordinary (shallow but valid) squat.
+    assert counter.count == 1
+
+
+def test_a_joined_rep_needs_a_rep_angle():
+    counter = RepCounter("squat")
+    counter.join_under_way()
+    reps, _ = feed(counter, ["end"] * 15 + ["start"] * 30)
+    assert reps == []
+
+
+def test_joining_only_applies_to_the_first_position_seen():
+    # The stream began at the top: an ordinary start, and a later bottom-to-top is never a joined rep.
+    counter = RepCounter("squat")
+    counter.join_under_way()
+    phases = ["start"] * 20 + ["end"] * 20 + ["start"] * 20
+    reps, _ = feed(counter, phases, angles=[175.0] * 20 + [80.0] * 20 + [175.0] * 20)
+    assert len(reps) == 1 and reps[0].started_at > 0.5

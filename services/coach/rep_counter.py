@@ -24,16 +24,20 @@ class RepTiming:
     min_range_deg: float = 20.0   # with a rep angle: a smaller swing is not a rep
     finish_return: float = 0.6    # at end of stream a rep in progress counts once the angle came back this far
     return_share: float = 0.2     # back within this share of the swing from the start angle = back at the start
+    # The swing of a full rep: about the 10th percentile of the range of the reps counted on the training clips
+    # (push-up 86, squat 72, lunge 84, crunch 13, jumping jack 139 degrees). A rep already under way when the
+    # stream began counts only when the angle swings this far back to the start.
+    full_range_deg: float = 70.0
 
 
 REP_TIMING: dict[str, RepTiming] = {
     "squat": RepTiming(),
     # Real push-ups swing the elbow 50-130 deg; a 30 deg dip at the top is the classifier flickering.
-    "push_up": RepTiming(min_range_deg=45.0),
-    "lunge": RepTiming(max_rep_s=12.0),
+    "push_up": RepTiming(min_range_deg=45.0, full_range_deg=85.0),
+    "lunge": RepTiming(max_rep_s=12.0, full_range_deg=80.0),
     # Crunches are often held at the top for a breath; the hip angle swings little when seen from the side.
-    "crunch": RepTiming(max_rep_s=15.0, min_range_deg=8.0),
-    "jumping_jack": RepTiming(min_rep_s=0.25, max_rep_s=6.0, min_range_deg=40.0),
+    "crunch": RepTiming(max_rep_s=15.0, min_range_deg=8.0, full_range_deg=13.0),
+    "jumping_jack": RepTiming(min_rep_s=0.25, max_rep_s=6.0, min_range_deg=40.0, full_range_deg=135.0),
 }
 DEFAULT_TIMING = RepTiming()
 
@@ -62,6 +66,7 @@ class RepCounter:
         self.signal = SIGNALS.get(exercise)
         self.count = count
         self.rejected: dict[str, int] = {}
+        self._may_join = False
         self.reset()
 
     def reset(self) -> None:
@@ -76,6 +81,9 @@ class RepCounter:
         self._start_angles: deque[float] = deque(maxlen=30)
         self._extreme: float | None = None
         self._last_angle: float | None = None
+        self._opening_extreme: float | None = None   # most end-like angle before the first start (mid-rep join)
+        self._opening_at = 0.0                       # when the first angle was seen
+        self._pending: tuple[float, float] | None = None   # joined rep back at the start phase: (start, extreme)
 
     @property
     def in_rep(self) -> bool:
@@ -91,27 +99,39 @@ class RepCounter:
         if self.state == "":
             self._start_angles.extend(angles)
 
+    def join_under_way(self) -> None:
+        """The stream began with the trainee already doing this exercise (a camera switched on, or a recording
+        cut, mid-set): the deepest angle before the first start position is then the bottom of a rep whose start
+        came before the first frame, not someone getting into position. That rep counts once the angle shows a
+        clear return to the start over a full rep's range (`full_range_deg`); without a rep angle, never."""
+        self._may_join = True
+
     def observe(self, now: float, phase: str, angle: float | None = None) -> Rep | None:
         """One frame of this exercise; returns the rep it completes, if any."""
         t = self.timing
         if self._last_seen is not None and now - self._last_seen > t.max_gap_s:
             self.reset()
-        self._track_angle(angle)
+        self._track_angle(angle, now)
         if angle is not None and self.state in ("", START) and self._cand != END and self._start_level() is not None \
                 and self._toward_end(self._start_level(), angle) < t.min_range_deg / 2:
             self._at_start = now
+        joined = self._confirm_joined(now, angle)
+        if joined is not None:
+            return joined
         phase = self._fuse(phase, angle)
         if phase not in (START, END):
             return None
         self._last_seen = now
         if self.state == "" and phase == END:
             if not self._left_start(angle):
-                # An "end" before any start position was seen is someone getting into position.
+                # An "end" before any start position was seen is someone getting into position - or, when the
+                # stream began mid-set, the bottom of a rep under way (judged when the start is reached).
                 self._cand = ""
                 return None
             # The angle saw the trainee in the start position a moment ago (the classifier's vote was still
             # warming up): settled since then, and this is the way down.
             self.state = START
+            self._may_join = False
         if phase == self.state:
             self._cand = ""
             return None
@@ -140,6 +160,22 @@ class RepCounter:
         return None
 
     # ------------------------------------------------------------------ internals
+    def _confirm_joined(self, now: float, angle: float | None) -> Rep | None:
+        """A joined rep back in the start phase counts once the angle has swung `full_range_deg` back."""
+        if self._pending is None or angle is None:
+            return None
+        started, extreme = self._pending
+        back = -self._toward_end(extreme, angle)
+        if back < self.timing.full_range_deg:
+            return None
+        self._pending = None
+        self._cycle_start, self._extreme = started, extreme
+        self._start_angles.clear()
+        self._start_angles.append(angle)
+        rep = self._judge(now)
+        self._extreme = None
+        return rep
+
     def _toward_end(self, level: float, angle: float) -> float:
         """Degrees from the start angle towards the end position."""
         return level - angle if self.signal is None or self.signal.start_high else angle - level
@@ -168,10 +204,16 @@ class RepCounter:
                 return START
         return phase
 
-    def _track_angle(self, angle: float | None) -> None:
+    def _track_angle(self, angle: float | None, now: float) -> None:
         if angle is None:
             return
         self._last_angle = angle
+        if self._may_join and self.state == "":
+            if self._opening_extreme is None:
+                self._opening_at = now
+                self._opening_extreme = self._most_end_like(list(self._start_angles) + [angle])
+            else:
+                self._opening_extreme = self._most_end_like([self._opening_extreme, angle])
         if self.state in ("", START) and self._cand != END:
             self._start_angles.append(angle)
         elif self.in_rep and self.signal is not None:
@@ -181,6 +223,9 @@ class RepCounter:
                 self._extreme = min(self._extreme, angle)
             else:
                 self._extreme = max(self._extreme, angle)
+
+    def _most_end_like(self, angles: list[float]) -> float:
+        return min(angles) if self.signal is None or self.signal.start_high else max(angles)
 
     def _start_level(self) -> float | None:
         """The most start-like angle of the start phase (robustly): the voted phase lags the movement, so the
@@ -194,12 +239,22 @@ class RepCounter:
     def _enter(self, phase: str, at: float) -> Rep | None:
         previous, self.state, self._cand = self.state, phase, ""
         if phase == END:
+            if self._pending is not None:   # down again before a full return: half a rep, not counted
+                self._pending = None
+                self.rejected["partial_start"] = self.rejected.get("partial_start", 0) + 1
             # The rep began when the trainee left the start position: by the angle when it was seen (the voted
             # phase flips only halfway down), else when the phase changed.
             left = self._at_start
             self._cycle_start = left if left is not None and 0 <= at - left < self.timing.max_rep_s else at
             return None
-        if previous != END:  # first settle into the start position: nothing to count
+        if previous != END:  # first settle into the start position: nothing to count ...
+            if self._may_join and self._opening_extreme is not None:
+                # ... unless the stream began mid-rep: the way up from the deepest angle seen before this start
+                # is a rep once it has come back far enough (`_confirm_joined`).
+                self._pending = (self._opening_at, self._opening_extreme)
+                self._may_join = False
+                return self._confirm_joined(at, self._last_angle)
+            self._may_join = False
             return None
         rep = self._judge(at)
         self._start_angles.clear()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 
 from common.exercises import EXERCISES, HOLDS, NONE
@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 RECENT_CUES_S = 5.0      # corrections stay on screen this long (capture time)
 HOLD_STORE_EVERY_S = 1.0  # a growing hold is written to the store this often
 LOOKBACK_S = 1.0          # frames kept to show a counter the moment before its exercise was voted
+OPENING_S = 0.5           # the stream's first moments: what the trainee is doing when the camera starts
+JOIN_WITHIN_S = 2.0       # a counter voted this soon after the first frame may join a rep under way (the vote
+                          # needs 6 frames: 0.2 s at 30 fps, 1.2 s at 5 fps)
 
 
 @dataclass
@@ -66,6 +69,7 @@ class CoachSession:
         self.last_ts = 0.0
         self.frames_seen = 0
         self._recent: deque[tuple[float, str, Body]] = deque()
+        self._opening: Counter[str] = Counter()   # raw exercises of the bodies seen in the first OPENING_S
         self._hold_ids: dict[str, int] = {}
         self._hold_stored_s: dict[str, float] = {}
 
@@ -79,6 +83,8 @@ class CoachSession:
         events: list[str] = []
         said: list[Said] = []
         body = Body.from_landmarks(msg.landmarks, msg.width, msg.height)
+        if body is not None and now - self.first_ts <= OPENING_S:
+            self._opening[msg.raw_exercise] += 1
         exercise = msg.exercise if msg.exercise in EXERCISES else NONE
         for problem in self.setup.update(now, check_setup(body, exercise, msg.dark_share, msg.bright_share)):
             said.append(Said(problem.text, "setup", PRIORITY["setup"]))
@@ -125,6 +131,12 @@ class CoachSession:
         self.store.end_session(self.id, self.wall(self.last_ts))
         return said
 
+    def _under_way(self, now: float, exercise: str) -> bool:
+        """The stream opened on this exercise: the trainee was already doing it when the first frame came."""
+        if self.first_ts is None or now - self.first_ts > JOIN_WITHIN_S or not self._opening:
+            return False
+        return self._opening.most_common(1)[0][0] == exercise
+
     def _remember(self, now: float, raw_exercise: str, body: Body | None) -> None:
         if body is not None:
             self._recent.append((now, raw_exercise, body))
@@ -139,6 +151,8 @@ class CoachSession:
             # The vote needs a few frames: what this frame's classifier already called the exercise counts too.
             counter.prime([a for _, raw, b in self._recent if raw == exercise and body_visible(b, exercise)
                            for a in [rep_angle(exercise, b)] if a is not None])
+            if self._under_way(now, exercise):
+                counter.join_under_way()
         phase = msg.phase if self.body_visible else ""
         angle = rep_angle(exercise, body) if self.body_visible else None
         rep = counter.observe(now, phase, angle)
