@@ -3,8 +3,8 @@ import csv
 
 import pytest
 
-from trainer.bench import (check_goals, default_clip, memory_growth, percentile, processed_ratio, report_lines,
-                           scaling_efficiency, service_of, summarize_ms)
+from trainer.bench import (check_goals, default_clip, frames_per_cpu_second, memory_growth, percentile,
+                           processed_ratio, report_lines, scaling_efficiency, service_of, summarize_ms)
 from trainer.bench_stages import time_calls
 
 
@@ -80,3 +80,9 @@ def test_default_clip_falls_back_to_a_labelled_30fps_clip(tmp_path):
         w.writerow({"file": "a/long.mp4", "duration_s": "20.0", "fps": "29.97"})
     assert default_clip(tmp_path) == clips / "a" / "long.mp4"
     assert default_clip(tmp_path / "nowhere") is None
+
+
+def test_frames_per_cpu_second_counts_only_pose_workers():
+    cpu = {"bench": 2.0, "broker-1": 3.0, "pose-1": 90.0, "pose-2": 70.0}
+    assert frames_per_cpu_second(80.0, cpu) == 50.0           # 80 frames/s on 1.6 cores of workers
+    assert frames_per_cpu_second(80.0, {"broker-1": 3.0}) is None
