@@ -262,7 +262,7 @@ def report_lines(result: dict) -> list[str]:
                       if o and all(v is not None for v in o.values())]
             lines.append("  frames per second of worker CPU: " + ", ".join(f"{n} worker(s) {_fmt(v)}"
                                                                          for n, v in per_cpu.items())
-                         + (f"; other processes used up to {max(others):.0f} % CPU meanwhile (best pass: "
+                         + (f"; other processes used up to {max(others):.0f} % CPU meanwhile (quietest pass: "
                             f"{min(others):.0f} %)" if others else ""))
     live = result.get("live") or {}
     if live:
