@@ -66,3 +66,19 @@ def test_file_source_yields_media_time(tmp_path):
     times = [t for _, t in src.frames()]
     src.close()
     assert times == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+
+
+def test_absent_camera_is_reported_and_the_service_keeps_serving_browsers(tmp_path):
+    from services.capture.runner import CaptureRunner
+    from trainer.analyze import ipc_settings
+    settings = ipc_settings(str(tmp_path), source="57")
+    runner = CaptureRunner(settings)
+    try:
+        assert runner.local is None
+        assert "camera 57 not available" in runner.stats["source_error"]
+        assert runner.ingest is not None   # browsers can still send frames
+    finally:
+        runner.close()
+    (tmp_path / "b").mkdir()
+    with pytest.raises(SourceError, match="camera 57"):
+        CaptureRunner(ipc_settings(str(tmp_path / "b"), source="57"), exit_at_end=True)

@@ -56,6 +56,7 @@ class CaptureRunner(ServiceRunner):
             logger.error("%s", exc)
             self.stats["source_error"] = str(exc)
             if self.exit_at_end:
+                self.bus.close()
                 raise
             return
         session = session or f"{'cam' if source.isdigit() else Path(source).stem}-{uuid.uuid4().hex[:6]}"
