@@ -87,3 +87,17 @@ def test_quick_training_builds_loadable_models_and_a_report(data_dir, tmp_path):
     assert list(out.exercise) == [out.exercise[0]] * 2 and out.exercise[0] in cascade.classes
     held = report["held_out"]["clips"]
     assert held["count"] == len(report["split"]["held_out"]) - len(held["without_pose"])
+
+
+def test_out_of_fold_folds_cover_every_clip_once_and_spread_each_exercise():
+    from trainer.train_cv import folds_of
+    clips = [c.file for c in _clips({"squat": 25, "push_up": 22, "crunch": 2, "plank": 6})]
+    exercise_of = {c: c.split("/")[0] for c in clips}
+    folds = folds_of(clips, exercise_of, 5, seed=1)
+    flat = [c for f in folds for c in f]
+    assert sorted(flat) == sorted(clips) and len(flat) == len(set(flat))
+    assert max(map(len, folds)) - min(map(len, folds)) <= 1
+    for ex, n in (("squat", 25), ("push_up", 22), ("plank", 6)):
+        per_fold = [sum(1 for c in f if exercise_of[c] == ex) for f in folds]
+        assert min(per_fold) >= n // 5   # every fold gets its share of each exercise
+    assert folds_of(clips, exercise_of, 5, seed=1) == folds

@@ -1,0 +1,125 @@
+"""Out-of-fold check on the training clips: models rebuilt without each fold, its clips through classifier and coach.
+
+    python -m trainer.train_cv [--folds 5] [--jobs 2] [--json out.json]
+
+This is where training choices (augmentation, vote sizes, model settings) are judged without looking at the
+held-out clips: every training clip is scored by models that never saw it, with the same classifier and coach
+as the product (`services.coach.evaluate`). Folds are drawn per exercise, so each fold holds every exercise.
+Takes a few minutes on 2 cores (one model build per fold).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from common.config import PROJECT_ROOT, Settings
+from services.classifier.cascade import LEVEL1_FILE, LEVEL2_FILE, METADATA_FILE, Cascade
+from trainer import dataset, train_data, train_models
+
+logger = logging.getLogger(__name__)
+
+SEED = 20251125
+
+
+def folds_of(clips: list[str], exercise_of: dict[str, str], n_folds: int, seed: int) -> list[list[str]]:
+    """Clips dealt round-robin into folds, exercise by exercise, in a seeded random order."""
+    rng = np.random.default_rng(seed)
+    folds: list[list[str]] = [[] for _ in range(n_folds)]
+    k = 0
+    for exercise in sorted(set(exercise_of[c] for c in clips)):
+        group = sorted(c for c in clips if exercise_of[c] == exercise)
+        for i in rng.permutation(len(group)):
+            folds[k % n_folds].append(group[i])
+            k += 1
+    return folds
+
+
+def build_models(sets, out_dir: Path, seed: int, n_jobs: int) -> Cascade:
+    """Level 1 and level 2 exactly as `fitness-trainer train` fits them, from these sets only."""
+    rows = train_data.build_training_rows(sets, seed)
+    booster = train_models.fit_level1(rows.X, np.array([train_models.LEVEL1_CLASSES.index(e) for e in rows.exercise]),
+                                      seed, n_jobs)
+    booster.save_model(str(out_dir / LEVEL1_FILE))
+    m2 = train_data.level2_mask(rows)
+    train_models.fit_level2(rows.X[m2], rows.exercise[m2], rows.phase[m2], seed).save(out_dir / LEVEL2_FILE)
+    return Cascade.load(out_dir)
+
+
+def clip_rows(cascade: Cascade, names: list[str], labels: dict, held: bool = False) -> list[dict]:
+    """Each clip through the session classifier and the coach, as `services.coach.evaluate` scores it."""
+    from services.coach.evaluate import CLIPS_DIR, model_stream, run_clip
+    from services.coach.processor import CoachProcessor
+    from services.coach.store import WorkoutStore
+    from trainer.evaluate import prediction
+    from trainer.landmark_cache import extract
+    settings = Settings()
+    out = []
+    with tempfile.TemporaryDirectory(prefix="train-cv-") as tmp:
+        processor = CoachProcessor(WorkoutStore(Path(tmp) / "cv.sqlite3"), settings)
+        for name in names:
+            lab = labels[name]
+            clip = extract(CLIPS_DIR / name)
+            summary, _ = run_clip(processor, name, clip, model_stream(clip, cascade, settings.vote_window))
+            pred, reps, hold = prediction(summary)
+            out.append({"file": name, "exercise_true": lab["exercise"], "exercise_pred": pred,
+                        "reps_true": lab["reps"], "reps_pred": reps, "hold_true": lab["hold_seconds"],
+                        "hold_pred": round(hold, 2), "held_out": held})
+    return out
+
+
+def out_of_fold(data_dir: Path, models_dir: Path, n_folds: int = 5, seed: int = SEED, n_jobs: int = 2) -> dict:
+    """Per-clip out-of-fold results of the training clips, with their overall score."""
+    from trainer.evaluate import read_labels, score
+    labels = read_labels(data_dir / "clips" / "labels.csv")
+    split = json.loads((models_dir / "split.json").read_text())
+    train_clips = [c for c in split["train"] if c in labels]
+    exercise_of = {c: labels[c]["exercise"] for c in train_clips}
+    infos = dataset.read_labels(data_dir)
+    sets, _ = dataset.load_all(data_dir, infos)
+    held = {f"clip:{f}" for f in split["held_out"]}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="train-cv-models-") as tmp:
+        tmp_dir = Path(tmp)
+        shutil.copy(models_dir / METADATA_FILE, tmp_dir / METADATA_FILE)
+        for k, fold in enumerate(folds_of(train_clips, exercise_of, n_folds, seed)):
+            out = held | {f"clip:{f}" for f in fold}
+            cascade = build_models([s for s in sets if s.source not in out], tmp_dir, seed, n_jobs)
+            rows += clip_rows(cascade, fold, labels)
+            logger.info("fold %d/%d: %s", k + 1, n_folds, score(rows))
+    return {"overall": score(rows), "clips": rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainer.train_cv", description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", default=str(PROJECT_ROOT.parent / "shared" / "data"))
+    parser.add_argument("--models-dir", default=Settings().models_dir, help="where split.json and metadata.json are")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--json", default="", help="also write the per-clip results here")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    data_dir = Path(args.data_dir)
+    if not (data_dir / "clips" / "labels.csv").is_file():
+        print(f"no labelled clips at {data_dir}", file=sys.stderr)
+        return 1
+    result = out_of_fold(data_dir, Path(args.models_dir), args.folds, n_jobs=args.jobs)
+    for r in result["clips"]:
+        wrong = r["exercise_pred"] != r["exercise_true"] or (r["reps_true"] is not None and r["reps_pred"] != r["reps_true"])
+        if wrong:
+            print(f"  {r['file']:<52} {r['exercise_true']:>12} -> {r['exercise_pred']:<12} "
+                  f"reps {r['reps_true']} -> {r['reps_pred']}")
+    print(json.dumps(result["overall"], indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
