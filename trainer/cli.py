@@ -153,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train"]:
+        # The training pipeline owns its options (argparse's REMAINDER would swallow none before --help).
+        from trainer import train
+        return train.main(argv[1:]) or 0
     args = build_parser().parse_args(argv)
     setup_logging(getattr(args, "log_level", None) or "WARNING")
     return args.func(args) or 0
