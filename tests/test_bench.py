@@ -4,7 +4,7 @@ import csv
 import pytest
 
 from trainer.bench import (check_goals, default_clip, frames_per_cpu_second, memory_growth, percentile,
-                           processed_ratio, report_lines, scaling_efficiency, service_of, summarize_ms)
+                           processed_ratio, report_lines, scaling_efficiency, service_of, summarize_ms, thin)
 from trainer.bench_stages import time_calls
 
 
@@ -86,3 +86,20 @@ def test_frames_per_cpu_second_counts_only_pose_workers():
     cpu = {"bench": 2.0, "broker-1": 3.0, "pose-1": 90.0, "pose-2": 70.0}
     assert frames_per_cpu_second(80.0, cpu) == 50.0           # 80 frames/s on 1.6 cores of workers
     assert frames_per_cpu_second(80.0, {"broker-1": 3.0}) is None
+
+
+def test_thin_keeps_ends_and_spacing():
+    samples = [(float(t), 100.0 + t) for t in range(0, 120, 2)]   # 60 samples
+    out = thin(samples, points=7)
+    assert len(out) == 7 and out[0] == samples[0] and out[-1] == samples[-1]
+    gaps = {round(b[0] - a[0]) for a, b in zip(out, out[1:])}
+    assert gaps <= {18, 20}
+    assert thin(samples[:5], points=7) == samples[:5]
+
+
+def test_stage_goal_uses_cpu_time_when_measured():
+    slow_wall = {"stages_ms": {"features_classify_coach": summarize_ms([1.6, 1.4]),
+                               "features_classify_coach_cpu": summarize_ms([0.7, 0.9])}}
+    assert check_goals(slow_wall)["features+classify+coach <= 1 ms"] is True
+    slow_wall["stages_ms"]["features_classify_coach_cpu"] = summarize_ms([1.2, 1.3])
+    assert check_goals(slow_wall)["features+classify+coach <= 1 ms"] is False

@@ -76,6 +76,14 @@ def frames_per_cpu_second(fps: float, cpu_percent: dict[str, float]) -> float | 
     return round(fps / cores, 1) if cores > 0 else None
 
 
+def thin(samples: list[tuple[float, float]], points: int = 20) -> list[tuple[float, float]]:
+    """At most about `points` samples, evenly spaced by index, always keeping the first and the last."""
+    if len(samples) <= points:
+        return list(samples)
+    step = (len(samples) - 1) / (points - 1)
+    return [samples[round(i * step)] for i in range(points)]
+
+
 def processed_ratio(coach_updates: int, frames_captured: int) -> float | None:
     return round(coach_updates / frames_captured, 4) if frames_captured > 0 else None
 
@@ -92,7 +100,8 @@ def check_goals(result: dict) -> dict[str, bool | None]:
     ratio = live.get("frames_processed_ratio")
     p95 = (live.get("latency_ms") or {}).get("p95")
     eff = offline.get("scaling_efficiency")
-    fcc = (stages.get("features_classify_coach") or {}).get("mean")
+    # CPU time per frame: on a shared machine wall time also counts the neighbours' turns on the core.
+    fcc = (stages.get("features_classify_coach_cpu") or stages.get("features_classify_coach") or {}).get("mean")
     growth = (result.get("memory_mb") or {}).get("growth")
     return {"frames_processed_ratio >= 95%": None if ratio is None else ratio >= GOALS["frames_processed_ratio"],
             "latency p95 <= 60 ms": None if p95 is None else p95 <= GOALS["latency_p95_ms"],
@@ -228,6 +237,8 @@ def bench_live(clip: Path, seconds: float, settings: Settings, log_dir: str | No
     growth = {label: g for label, g in growth.items() if g is not None}
     memory = {"seconds": run["seconds"], "warmup_s": warmup, "by_service": growth,
               "growth_by_service": {label: g["growth"] for label, g in growth.items()},
+              "rss_series": {label: [[t, round(mb, 1)] for t, mb in thin(samples)]
+                             for label, samples in run["rss_mb"].items() if label != "bench"},
               "growth": round(sum(g["growth"] for g in growth.values()), 1) if growth else None}
     return live, memory
 
