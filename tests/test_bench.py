@@ -103,3 +103,19 @@ def test_stage_goal_uses_cpu_time_when_measured():
     assert check_goals(slow_wall)["features+classify+coach <= 1 ms"] is True
     slow_wall["stages_ms"]["features_classify_coach_cpu"] = summarize_ms([1.2, 1.3])
     assert check_goals(slow_wall)["features+classify+coach <= 1 ms"] is False
+
+
+def test_main_refuses_a_missing_clip_clearly(tmp_path, capsys):
+    from argparse import Namespace
+
+    from trainer.bench import main
+    code = main(Namespace(json=True, long=False, clip=str(tmp_path / "nope.mp4"), max_workers=None))
+    assert code == 2 and "clip not found" in capsys.readouterr().err
+
+
+def test_report_names_a_live_run_that_could_not_happen():
+    result = {"date": "d", "machine": {"cpu": "x", "cores": 2}, "clip": "c", "live": {"error": "no models"},
+              "memory_mb": {"error": "no models"}}
+    text = "\n".join(report_lines(result))
+    assert "live: not measured: no models" in text
+    assert check_goals(result)["latency p95 <= 60 ms"] is None

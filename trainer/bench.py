@@ -276,7 +276,9 @@ def report_lines(result: dict) -> list[str]:
                          + (f"; other processes used up to {max(others):.0f} % CPU meanwhile (quietest pass: "
                             f"{min(others):.0f} %)" if others else ""))
     live = result.get("live") or {}
-    if live:
+    if "error" in live:
+        lines.append(f"live: not measured: {live['error']}")
+    elif live:
         lat = live["latency_ms"]
         lines.append(f"live ({live['seconds']:.0f} s at the clip's rate, {live['pose_workers']} pose workers): "
                      f"{_fmt((live['frames_processed_ratio'] or 0) * 100, ' %')} of {live['frames_captured']} frames "
@@ -328,8 +330,18 @@ def main(args) -> int:
     result["stages_ms"] = bench_stages(clip, settings)
     say(f"offline throughput with 1..{max_workers} pose workers ...")
     result["offline"] = bench_offline(clip, max_workers, settings, log_dir)
-    say(f"live replay through every service for {seconds:.0f} s (latency, CPU, memory) ...")
-    result["live"], result["memory_mb"] = bench_live(clip, seconds, settings, log_dir)
+    if not (Path(settings.models_dir) / "metadata.json").is_file():
+        # Without models the classifier cannot start: say so instead of waiting for its restarts to give up.
+        missing = f"no classifier models in {settings.models_dir} (run `fitness-trainer train`)"
+        say(f"live replay skipped: {missing}")
+        result["live"], result["memory_mb"] = {"error": missing}, {"error": missing}
+    else:
+        say(f"live replay through every service for {seconds:.0f} s (latency, CPU, memory) ...")
+        try:
+            result["live"], result["memory_mb"] = bench_live(clip, seconds, settings, log_dir)
+        except RuntimeError as exc:   # a service that would not start (its log is in log_dir)
+            say(f"live replay failed: {exc}; logs in {log_dir}")
+            result["live"], result["memory_mb"] = {"error": str(exc)}, {"error": str(exc)}
     result["goals"] = check_goals(result)
     result["bench_seconds"] = round(time.time() - started, 1)
     for line in report_lines(result):
