@@ -97,3 +97,47 @@ def test_skipped_frames_from_workers_are_published():
     core.on_source(b"cam", frame("s", 0), 0.0)
     out = core.on_worker_result(b"w", FrameSkipped(session="s", seq=0, reason="bad frame"), 0.0)
     assert [m.TYPE for m in out.publish] == ["frame_skipped"]
+
+
+def test_offline_session_stays_with_the_worker_holding_its_tracker():
+    core = BrokerCore()
+    core.on_worker_ready(b"w1", 0.0)
+    core.on_worker_ready(b"w2", 0.0)
+    first = core.on_source(b"file", frame("clip", 0, live=False), 0.0).to_workers
+    assert first[0][0] == b"w1"
+    # w2 is idle, but the clip's tracker lives in w1: the next frame waits for w1.
+    assert core.on_source(b"file", frame("clip", 1, live=False), 0.0).to_workers == []
+    out = core.on_worker_result(b"w1", result(frame("clip", 0)), 0.1)
+    assert [(w, f.seq) for w, f in out.to_workers] == [(b"w1", 1)]
+
+
+def test_parallel_offline_sessions_spread_over_workers():
+    core = BrokerCore()
+    core.on_worker_ready(b"w1", 0.0)
+    core.on_worker_ready(b"w2", 0.0)
+    a = core.on_source(b"fa", frame("a", 0, live=False), 0.0).to_workers
+    b = core.on_source(b"fb", frame("b", 0, live=False), 0.0).to_workers
+    assert {a[0][0], b[0][0]} == {b"w1", b"w2"}
+    assert core.owner == {"a": a[0][0], "b": b[0][0]}
+
+
+def test_live_session_prefers_its_worker_but_never_waits_for_it():
+    core = BrokerCore()
+    core.on_worker_ready(b"w1", 0.0)
+    core.on_worker_ready(b"w2", 0.0)
+    core.on_source(b"cam", frame("s", 0), 0.0)            # -> w1
+    core.on_worker_result(b"w1", result(frame("s", 0)), 0.0)
+    out = core.on_source(b"cam", frame("s", 1), 0.0)
+    assert [w for w, _ in out.to_workers] == [b"w1"]       # back to the same tracker while it is free
+    out = core.on_source(b"cam", frame("s", 2), 0.0)
+    assert [w for w, _ in out.to_workers] == [b"w2"]       # w1 busy: another worker rather than a drop
+
+
+def test_offline_session_moves_to_another_worker_when_its_worker_dies():
+    core = BrokerCore(worker_timeout_s=3.0)
+    core.on_worker_ready(b"dead", 0.0)
+    core.on_source(b"file", frame("clip", 0, live=False), 0.0)
+    core.on_worker_ready(b"alive", 3.5)
+    out = core.expire(3.5)
+    assert [(w, f.seq) for w, f in out.to_workers] == [(b"alive", 0)]
+    assert core.owner["clip"] == b"alive"

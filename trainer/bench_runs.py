@@ -212,7 +212,7 @@ def offline_scaling(jpegs: list[tuple[bytes, int, int]], max_workers: int, frame
     """Frames/s through the broker and 1..max_workers pose workers, frames sent offline (lossless).
 
     `jpegs` are ready frames (JPEG, width, height), so the clock measures broker + workers only, not video
-    decoding. Workers are added one at a time to the same broker.
+    decoding. Workers are added one at a time to the same broker; with n workers, n clips run side by side.
     """
     fps_by_workers: dict[str, float] = {}
     cpu_by_workers: dict[str, dict[str, float]] = {}
@@ -237,7 +237,7 @@ def offline_scaling(jpegs: list[tuple[bytes, int, int]], max_workers: int, frame
                 sampler = ProcessSampler(supervisor)
                 sampler.refresh(time.time())
                 rate = _offline_pass(source, poses, jpegs, f"bench-offline-{n}", frames_per_run, fps,
-                                     window=max(8, 4 * n), warmup=10 * n)
+                                     window=max(8, 4 * n), warmup=10 * n, parallel=n)
                 fps_by_workers[str(n)] = round(rate, 1)
                 now = time.time()
                 cpu_by_workers[str(n)] = sampler.cpu_percent(now)
@@ -263,18 +263,29 @@ def _wait_broker_workers(supervisor: Supervisor, n: int, timeout_s: float = 30.0
 
 
 def _offline_pass(source: zmq.Socket, poses: zmq.Socket, jpegs: list[tuple[bytes, int, int]], session: str,
-                  total: int, fps: float, window: int, warmup: int) -> float:
-    """Send `total` frames of one offline session under the broker's credit; frames/s after `warmup` results."""
-    credit, sent, got = window, 0, 0
+                  total: int, fps: float, window: int, warmup: int, parallel: int = 1) -> float:
+    """Send `total` frames as `parallel` offline sessions (clips analysed side by side, as analyze does) under
+    the broker's credit; frames/s after `warmup` results.
+
+    The broker keeps an offline session on the worker that holds its tracker, so one clip uses one worker;
+    n workers are measured with n clips at once.
+    """
+    names = [f"{session}-{k}" for k in range(parallel)]
+    share = total // parallel
+    total = share * parallel
+    credit = {name: max(2, window // parallel) for name in names}
+    sent = {name: 0 for name in names}
+    got = 0
     t_warm = t_last = 0.0
     deadline = time.time() + 300
     while got < total:
-        while credit > 0 and sent < total:
-            jpeg, width, height = jpegs[sent % len(jpegs)]
-            busmod.send(source, Frame(session=session, seq=sent, ts_capture=sent / fps, width=width,
-                                      height=height, source="bench", live=False, jpeg=jpeg))
-            credit -= 1
-            sent += 1
+        for name in names:
+            while credit[name] > 0 and sent[name] < share:
+                jpeg, width, height = jpegs[sent[name] % len(jpegs)]
+                busmod.send(source, Frame(session=name, seq=sent[name], ts_capture=sent[name] / fps, width=width,
+                                          height=height, source="bench", live=False, jpeg=jpeg))
+                credit[name] -= 1
+                sent[name] += 1
         if time.time() > deadline:
             raise RuntimeError(f"offline pass stalled after {got} of {total} frames")
         poller_events = dict(_poll([source, poses], 100))
@@ -284,21 +295,22 @@ def _offline_pass(source: zmq.Socket, poses: zmq.Socket, jpegs: list[tuple[bytes
                     _, msg = busmod.recv(source)
                 except ProtocolError:
                     continue
-                if isinstance(msg, Credit) and msg.session == session:
-                    credit += msg.credit
+                if isinstance(msg, Credit) and msg.session in credit:
+                    credit[msg.session] += msg.credit
         if poses in poller_events:
             while poses.poll(0):
                 try:
                     _, msg = busmod.recv(poses)
                 except ProtocolError:
                     continue
-                if msg.session != session:
+                if msg.session not in credit:
                     continue
                 got += 1
                 t_last = time.time()
                 if got == warmup:
                     t_warm = t_last
-    busmod.send(source, EndOfStream(session=session, seq=total, frames=total, fps=fps))
+    for name in names:
+        busmod.send(source, EndOfStream(session=name, seq=share, frames=share, fps=fps))
     return (total - warmup) / max(1e-6, t_last - t_warm)
 
 

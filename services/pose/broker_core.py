@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 
 from common.messages import Credit, EndOfStream, Frame, FrameSkipped, Message, PoseResult
@@ -48,6 +48,12 @@ class BrokerCore:
     Live sessions keep only their newest waiting frame (older ones are skipped and announced, never queued
     behind a slow pool). Offline sessions (analyze) lose nothing: their sources hold a credit window, and a
     frame lost with a dead worker is re-queued.
+
+    Affinity: a worker keeps a BlazePose tracker per session, and a tracker that sees only every other
+    frame gives different (and less stable) landmarks. An offline session therefore stays on one worker
+    (results identical to a single-tracker run, whatever the pool size; clips run in parallel on
+    different workers). A live session prefers its last worker but takes any idle one rather than wait:
+    for a camera, keeping up beats tracker continuity.
     """
 
     def __init__(self, worker_timeout_s: float = 3.0, live_queue: int = 1, session_idle_s: float = 300.0):
@@ -57,6 +63,7 @@ class BrokerCore:
         self.sessions: OrderedDict[str, _Session] = OrderedDict()
         self.idle: OrderedDict[bytes, float] = OrderedDict()   # worker -> last heard
         self.jobs: dict[bytes, _Job] = {}                       # busy worker -> its job
+        self.owner: dict[str, bytes] = {}                       # session -> worker holding its tracker
         self.stats = {"frames_in": 0, "frames_out": 0, "dropped_live": 0, "requeued": 0, "results": 0,
                       "late_results": 0}
 
@@ -120,31 +127,53 @@ class BrokerCore:
     def dispatch(self, now: float) -> Actions:
         out = Actions()
         while self.idle:
-            session = self._next_session()
-            if session is None:
+            picked = self._next_job()
+            if picked is None:
                 break
-            worker, _ = self.idle.popitem(last=False)   # the longest-idle worker first
+            session, worker = picked
+            del self.idle[worker]
             sess = self.sessions[session]
             frame = sess.queue.popleft()
             sess.in_flight += 1
+            self.owner[session] = worker
             self.jobs[worker] = _Job(worker, frame, now)
             self.stats["frames_out"] += 1
             out.to_workers.append((worker, frame))
         return out
 
-    def _next_session(self) -> str | None:
+    def _next_job(self) -> tuple[str, bytes] | None:
+        """The next session in round-robin order that has a frame and a worker it may use now."""
         for session in list(self.sessions):
-            if self.sessions[session].queue:
+            sess = self.sessions[session]
+            if not sess.queue:
+                continue
+            worker = self._worker_for(session, sess)
+            if worker is not None:
                 self.sessions.move_to_end(session)   # round-robin: served sessions go to the back
-                return session
+                return session, worker
         return None
+
+    def _worker_for(self, session: str, sess: _Session) -> bytes | None:
+        owner = self.owner.get(session)
+        if owner in self.idle:
+            return owner
+        if owner in self.jobs and not sess.live:
+            return None   # wait for the worker that holds this session's tracker
+        # A new home: the idle worker holding the fewest sessions, longest idle first.
+        load = Counter(self.owner.values())
+        return min(self.idle, key=lambda w: load[w])
 
     def undeliverable(self, worker: bytes) -> None:
         """The runner could not hand a job to its worker (peer gone): forget the worker, keep the frame."""
         job = self.jobs.pop(worker, None)
         self.idle.pop(worker, None)
+        self._disown(worker)
         if job is not None:
             self._requeue(job)
+
+    def _disown(self, worker: bytes) -> None:
+        for session in [s for s, w in self.owner.items() if w == worker]:
+            del self.owner[session]
 
     def _requeue(self, job: _Job) -> None:
         sess = self.sessions.get(job.frame.session)
@@ -160,6 +189,7 @@ class BrokerCore:
         if sess is not None and sess.end is not None and not sess.queue and sess.in_flight <= 0:
             out.publish.append(sess.end)
             del self.sessions[session]
+            self.owner.pop(session, None)
         return out
 
     def expire(self, now: float) -> Actions:
@@ -170,14 +200,17 @@ class BrokerCore:
                 logger.warning("pose worker %r silent for %.1f s: re-queueing its frame", worker,
                                now - job.since)
                 del self.jobs[worker]
+                self._disown(worker)
                 self._requeue(job)
         for worker, last in list(self.idle.items()):
             if now - last > self.worker_timeout_s:
                 del self.idle[worker]
+                self._disown(worker)
         for session, sess in list(self.sessions.items()):
             # A source that vanished without end-of-stream must not keep its session forever.
             if not sess.queue and sess.in_flight <= 0 and now - sess.last_seen > self.session_idle_s:
                 del self.sessions[session]
+                self.owner.pop(session, None)
         out.extend(self.dispatch(now))
         return out
 
