@@ -94,6 +94,7 @@ class PoseResult(Message):
     pose_ms: float = 0.0
     worker: str = ""
     source: str = ""           # the frame's source ("file:<path>", "camera:<n>", "browser")
+    live: bool = True          # copied from the frame: offline frames are never dropped, so worth waiting for
 
 
 @dataclass(kw_only=True)

@@ -71,3 +71,15 @@ def test_sessions_are_independent(processor_factory):
     a = proc.process(pose(0, lm, session="a"), 0.0)
     b = proc.process(pose(1, lm, session="b"), 0.0)
     assert [m.session for m in a] == ["a"] and b == []
+
+
+def test_an_offline_gap_is_waited_for_longer_than_a_worker_timeout(processor_factory):
+    proc = processor_factory()
+    lm = standing().tobytes()
+    offline = lambda seq: PoseResult(session="o", seq=seq, ts_capture=seq / 30, width=640, height=360,
+                                     landmarks=lm, live=False)
+    assert [m.seq for m in proc.process(offline(0), 0.0)] == [0]
+    assert proc.process(offline(2), 0.1) == []
+    assert proc.tick(2.0) == []                      # a live gap would have been skipped by now
+    out = proc.process(offline(1), 3.5)              # the re-queued frame arrives from another worker
+    assert [m.seq for m in out] == [1, 2] and all(not m.live for m in out)

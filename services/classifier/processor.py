@@ -27,6 +27,9 @@ class ClassifierProcessor:
 
     classifier_factory: Callable[[], object]
     reorder_timeout_s: float = 1.0
+    # An offline frame is never dropped: one missing was held by a worker that died, and the broker re-queues
+    # it after its worker timeout; wait for it rather than skip it.
+    offline_timeout_s: float = 4.0
     session_idle_s: float = 300.0
     sessions: dict[str, _SessionState] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=lambda: {"frames": 0, "no_person": 0, "bad_landmarks": 0})
@@ -36,8 +39,9 @@ class ClassifierProcessor:
             return []
         state = self.sessions.get(msg.session)
         if state is None:
-            state = self.sessions[msg.session] = _SessionState(ReorderBuffer(self.reorder_timeout_s),
-                                                               self.classifier_factory())
+            live = getattr(msg, "live", True)
+            timeout = self.reorder_timeout_s if live else max(self.reorder_timeout_s, self.offline_timeout_s)
+            state = self.sessions[msg.session] = _SessionState(ReorderBuffer(timeout), self.classifier_factory())
         state.last_seen = now
         return self._classify_all(msg.session, state.reorder.push(msg, now))
 
@@ -79,6 +83,6 @@ class ClassifierProcessor:
         return Classification(session=pose.session, seq=pose.seq, ts_capture=pose.ts_capture, width=pose.width,
                               height=pose.height, landmarks=pose.landmarks if landmarks is not None else b"",
                               dark_share=pose.dark_share, bright_share=pose.bright_share, pose_ms=pose.pose_ms,
-                              worker=pose.worker, source=pose.source, exercise=out.exercise, exercise_conf=float(out.exercise_conf),
+                              worker=pose.worker, source=pose.source, live=pose.live, exercise=out.exercise, exercise_conf=float(out.exercise_conf),
                               phase=out.phase or "", phase_conf=float(out.phase_conf),
                               raw_exercise=out.raw_exercise)

@@ -15,7 +15,8 @@ from services.classifier.processor import ClassifierProcessor
 
 logger = logging.getLogger(__name__)
 
-SETTINGS = ("poses", "classified", "health_in", "models_dir", "vote_window", "reorder_timeout_s", "bind_host",
+SETTINGS = ("poses", "classified", "health_in", "models_dir", "vote_window", "reorder_timeout_s", "worker_timeout_s",
+            "bind_host",
             "curve_dir")
 
 
@@ -26,7 +27,8 @@ class ClassifierRunner(ServiceRunner):
         from services.classifier.session import SessionClassifier
         cascade = Cascade.load(settings.models_dir)  # once per process: every session shares the models
         self.processor = ClassifierProcessor(partial(SessionClassifier, cascade, window=settings.vote_window),
-                                             reorder_timeout_s=settings.reorder_timeout_s)
+                                             reorder_timeout_s=settings.reorder_timeout_s,
+                                             offline_timeout_s=settings.worker_timeout_s + 1.0)
         self.sub = self.bus.socket(zmq.SUB, settings.poses, bind=False, hwm=10000,
                                    subscribe=[b"pose", b"frame_skipped", b"end_of_stream"])
         self.pub = self.bus.socket(zmq.PUB, settings.classified, bind=True, hwm=10000)
