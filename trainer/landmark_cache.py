@@ -91,10 +91,35 @@ def extract(path: str | Path, max_side: int = 640, quality: int = 80, estimator:
     return result
 
 
-if __name__ == "__main__":  # python -m trainer.landmark_cache CLIP... : warm the cache
-    import sys
-    logging.basicConfig(level=logging.INFO)
-    est = PoseEstimator(max_sessions=1)
-    for p in sys.argv[1:]:
-        clip = extract(p, estimator=est)
-        print(f"{p}: {len(clip.landmarks)} frames, {clip.has_pose.mean():.0%} with a pose", flush=True)
+def _warm(path: str) -> str:
+    clip = extract(path)
+    return f"{path}: {len(clip.landmarks)} frames, {clip.has_pose.mean():.0%} with a pose"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import csv
+    from multiprocessing import Pool
+    parser = argparse.ArgumentParser(prog="python -m trainer.landmark_cache",
+                                     description="Warm the BlazePose landmark cache (.cache/landmarks) of clips.")
+    parser.add_argument("clips", nargs="*", help="Video files")
+    parser.add_argument("--all", action="store_true", help="Every clip of ../shared/data/clips/labels.csv")
+    parser.add_argument("--jobs", type=int, default=2, help="Parallel processes (default 2)")
+    args = parser.parse_args(argv)
+    clips = list(args.clips)
+    if args.all:
+        labels = PROJECT_ROOT.parent / "shared" / "data" / "clips" / "labels.csv"
+        if not labels.is_file():
+            print(f"no labelled clips at {labels}; nothing to warm")
+            return 0
+        with open(labels, newline="") as fh:
+            names = dict.fromkeys(row["file"] for row in csv.DictReader(fh))
+        clips += [str(labels.parent / name) for name in names if (labels.parent / name).is_file()]
+    with Pool(max(1, args.jobs)) as pool:
+        for line in pool.imap_unordered(_warm, clips):
+            print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
