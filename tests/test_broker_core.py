@@ -81,6 +81,9 @@ def test_end_of_stream_waits_for_every_earlier_frame():
     done = core.on_worker_result(b"w", result(frame("clip", 0)), 0.0)
     assert [m.TYPE for m in done.publish] == ["pose", "end_of_stream"]
     assert "clip" not in core.sessions
+    # The worker that tracked the clip is told, so it frees the tracker at once.
+    assert [(w, m.TYPE) for w, m in done.to_workers] == [(b"w", "end_of_stream")]
+    assert core.jobs == {}
 
 
 def test_worker_sending_ready_while_busy_restarted_and_frame_is_requeued():

@@ -31,7 +31,7 @@ class _Job:
 class Actions:
     """What the runner must do after a call; the core itself never touches a socket."""
 
-    to_workers: list[tuple[bytes, Frame]] = field(default_factory=list)
+    to_workers: list[tuple[bytes, Message]] = field(default_factory=list)   # frames (jobs) and end-of-stream
     to_sources: list[tuple[bytes, Message]] = field(default_factory=list)
     publish: list[Message] = field(default_factory=list)
 
@@ -189,7 +189,10 @@ class BrokerCore:
         if sess is not None and sess.end is not None and not sess.queue and sess.in_flight <= 0:
             out.publish.append(sess.end)
             del self.sessions[session]
-            self.owner.pop(session, None)
+            owner = self.owner.pop(session, None)
+            if owner is not None:
+                # The worker can free this session's tracker (~100 MB) now instead of when it is evicted.
+                out.to_workers.append((owner, sess.end))
         return out
 
     def expire(self, now: float) -> Actions:
