@@ -1,4 +1,6 @@
 """Capture: frames numbered per session, browser frames checked, bad sources named clearly."""
+import time
+
 import cv2
 import numpy as np
 import pytest
@@ -82,3 +84,35 @@ def test_absent_camera_is_reported_and_the_service_keeps_serving_browsers(tmp_pa
     (tmp_path / "b").mkdir()
     with pytest.raises(SourceError, match="camera 57"):
         CaptureRunner(ipc_settings(str(tmp_path / "b"), source="57"), exit_at_end=True)
+
+
+def test_late_live_file_skips_ahead_without_gaps_in_sequence(tmp_path):
+    import zmq
+
+    from common import bus
+    from services.capture.runner import CaptureRunner
+    from trainer.analyze import ipc_settings
+    path = str(tmp_path / "clip.avi")
+    out = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (32, 24))
+    for i in range(40):
+        out.write(np.full((24, 32, 3), i * 6, np.uint8))
+    out.release()
+    settings = ipc_settings(str(tmp_path), source=path, realtime=True)
+    ctx = zmq.Context()
+    broker = ctx.socket(zmq.ROUTER)
+    broker.bind(settings.broker_frontend)
+    runner = CaptureRunner(settings, ingest=False, preview=False, context=ctx)
+    try:
+        runner._pump(runner.started)              # first frame due at once
+        runner.started -= 1.0                     # the process stalled for a second: 10 frames late
+        runner._pump(time.time())
+        runner._pump(time.time())
+        seqs = []
+        while broker.poll(200):
+            seqs.append(bus.recv(broker, routed=True)[1].seq)
+        assert seqs == list(range(len(seqs))) and len(seqs) >= 2
+        assert runner.stats["dropped"] >= 8       # the backlog was skipped, not sent late
+    finally:
+        runner.close()
+        broker.close(linger=0)
+        ctx.term()

@@ -64,6 +64,7 @@ class CaptureRunner(ServiceRunner):
         self.window = CreditWindow(self.settings.offline_window)
         self.frames = self.local.frames()
         self.started = time.time()
+        self.source_frames = 0   # frames read from the source (sent or skipped); paces a live file
         self.fps = getattr(self.local, "fps", 30.0)
         self.stats.update(session=session, total_frames=getattr(self.local, "frame_count", 0))
         logger.info("capturing %s as session %s (%s)", name, session, "live" if live else "offline, lossless")
@@ -81,13 +82,14 @@ class CaptureRunner(ServiceRunner):
             return
         while True:
             if live:
-                due = self.started + self.encoder.seq / self.fps
+                due = self.started + self.source_frames / self.fps
                 if now < due:
                     return
             if not live and not self.window.take():
                 return
             try:
                 image, media_t = next(self.frames)
+                self.source_frames += 1
             except StopIteration:
                 self._finish("eof")
                 return
@@ -97,14 +99,14 @@ class CaptureRunner(ServiceRunner):
             frame = self.encoder.frame(image, ts)
             self._send(frame, block=not live)
             if live:
-                # Never catch up on a backlog: a late file source skips ahead, like a camera would.
-                behind = int((time.time() - self.started) * self.fps) - self.encoder.seq
-                if behind > 0:
-                    for _ in range(behind):
-                        if next(self.frames, None) is None:
-                            break
-                        self.encoder.seq += 1
-                        self.stats["dropped"] += 1
+                # Never catch up on a backlog: a late file source skips ahead, like a camera would. Skipped
+                # frames get no sequence number, so downstream never waits for a frame that was not sent.
+                behind = int((time.time() - self.started) * self.fps) - self.source_frames
+                for _ in range(max(0, behind)):
+                    if next(self.frames, None) is None:
+                        break
+                    self.source_frames += 1
+                    self.stats["dropped"] += 1
                 return
 
     def _send(self, frame: Frame, block: bool) -> None:
