@@ -1,6 +1,6 @@
 """Tune the coach in-process: cached poses of the labelled clips -> classifier -> CoachProcessor -> scores.
 
-    python -m services.coach.evaluate [--phases model|angles] [--only TEXT] [--verbose]
+    python -m services.coach.evaluate [--phases model|angles] [--only TEXT] [--held-out] [--verbose]
 
 `model` runs the trained SessionClassifier (models/); `angles` stands in phases derived from joint angles of
 the clip's labelled exercise (trainer.phase_labels) passed through a trailing majority vote like the
@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.coach.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("--phases", choices=("model", "angles"), default="model")
     parser.add_argument("--only", default="", help="only clips whose file name contains this text")
+    parser.add_argument("--held-out", action="store_true", help="only the clips held out of training (models/split.json)")
     parser.add_argument("--verbose", action="store_true", help="print the coach's events per clip")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     processor = CoachProcessor(WorkoutStore(Path(tmp.name) / "eval.sqlite3"), settings)
     rows = []
     for name, lab in labels.items():
-        if args.only and args.only not in name:
+        if (args.only and args.only not in name) or (args.held_out and name not in held_out):
             continue
         clip = extract(CLIPS_DIR / name)
         stream = (model_stream(clip, cascade, settings.vote_window) if cascade is not None
