@@ -117,3 +117,18 @@ def test_front_pose_arms_and_feet():
     assert up.p("left", "wrist")[1] < up.nose[1] and up.p("right", "wrist")[1] < up.nose[1]
     spread = np.linalg.norm(up.p("left", "ankle") - up.p("right", "ankle")) / up.shoulder_width()
     assert spread == pytest.approx(2.2, rel=0.01)
+
+
+def test_jumping_jack_arm_angle_needs_no_hips():
+    """A close camera (laptop on a desk) cuts the body at the waist: the arms' swing is still read and counted."""
+    from services.coach.motion import rep_angle
+    from services.coach.setup_checks import body_visible
+    for raise_deg in (10.0, 90.0, 170.0):
+        lm = front_pose(arm_raise=raise_deg)
+        full = rep_angle("jumping_jack", body(lm))
+        lm[[23, 24, 25, 26, 27, 28, 29, 30, 31, 32], 1] = 1.3   # below the picture's edge
+        cut = body(lm)
+        assert rep_angle("jumping_jack", cut) == pytest.approx(full, abs=1e-6)
+        assert full == pytest.approx(raise_deg, abs=1.0)
+        assert body_visible(cut, "jumping_jack")
+        assert not body_visible(cut, "squat")

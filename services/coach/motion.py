@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.coach.body import Body
+from services.coach.body import Body, angle_at
 
 logger = logging.getLogger(__name__)
 
@@ -15,10 +15,12 @@ logger = logging.getLogger(__name__)
 class Signal:
     """Which angle (a-b-c, at b) moves with the exercise, and on which side(s) it is read."""
 
-    joints: tuple[str, str, str]
+    joints: tuple[str, str, str]   # DOWN as the first: the direction straight down the picture from b
     sides: str              # "near": the side turned to the camera; "both": mean of both; "min": smaller one
     start_high: bool        # True when the angle is larger at the start phase than at the end phase
 
+
+DOWN = "down"
 
 SIGNALS = {
     "push_up": Signal(("shoulder", "elbow", "wrist"), "near", start_high=True),
@@ -28,7 +30,10 @@ SIGNALS = {
     "lunge": Signal(("hip", "knee", "ankle"), "min", start_high=True),
     # The trunk barely bends at the hip in a crunch; the head travels towards the knees, so measure that.
     "crunch": Signal(("nose", "hip", "knee"), "near", start_high=True),
-    "jumping_jack": Signal(("hip", "shoulder", "elbow"), "both", start_high=False),
+    # The arms swing from hanging down to overhead. Measured from the vertical rather than from the hips, which
+    # a close camera (a laptop on a desk) leaves out of the picture; the trainee stands upright, so it is the
+    # same angle whenever the hips are seen.
+    "jumping_jack": Signal((DOWN, "shoulder", "elbow"), "both", start_high=False),
 }
 
 
@@ -37,12 +42,12 @@ def rep_angle(exercise: str, body: Body | None) -> float | None:
     spec = SIGNALS.get(exercise)
     if spec is None or body is None:
         return None
-    values = {side: body.angle(side, *spec.joints) for side in ("left", "right")
-              if body.side_seen(side, spec.joints)}
+    seen = tuple(j for j in spec.joints if j != DOWN)
+    values = {side: _angle(body, side, spec.joints) for side in ("left", "right") if body.side_seen(side, seen)}
     if not values:
         return None
     if spec.sides == "near":
-        near = body.near_side(spec.joints)
+        near = body.near_side(seen)
         value = values.get(near)
         if value is None:
             return None
@@ -51,3 +56,11 @@ def rep_angle(exercise: str, body: Body | None) -> float | None:
     else:
         value = float(np.mean(list(values.values())))
     return None if np.isnan(value) else float(value)
+
+
+def _angle(body: Body, side: str, joints: tuple[str, str, str]) -> float:
+    a, b, c = joints
+    if a == DOWN:
+        at = body.p(side, b)
+        return angle_at(at + np.array([0.0, 1.0]), at, body.p(side, c))
+    return body.angle(side, a, b, c)

@@ -26,7 +26,7 @@ REQUIRED_FOR_COUNTING: dict[str, tuple[str, ...]] = {
     "squat": ("shoulder", "hip", "knee"),
     "lunge": ("hip", "knee"),
     "crunch": ("shoulder", "hip", "knee"),
-    "jumping_jack": ("shoulder", "hip"),
+    "jumping_jack": ("shoulder", "elbow"),   # counted by the arms (motion.SIGNALS): a close camera cuts the hips
     "plank": ("shoulder", "hip"),
 }
 DEFAULT_REQUIRED = ("shoulder", "hip")
