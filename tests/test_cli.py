@@ -47,3 +47,12 @@ def test_analyze_of_a_file_that_is_not_a_video(tmp_path):
     proc = run("-m", "trainer.cli", "analyze", "--json", "--no-progress", str(bad), timeout=120)
     assert proc.returncode == 1
     assert proc.stderr.count("cannot decode video") == 1
+
+
+def test_eval_held_out_needs_the_models_split(tmp_path):
+    import os
+    env = dict(os.environ, FT_MODELS_DIR=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "trainer.cli", "eval", "--held-out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT, env=env)
+    assert proc.returncode == 2
+    assert "split.json" in proc.stderr

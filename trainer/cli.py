@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
 from pathlib import Path
 
-from common.config import PROJECT_ROOT, add_arguments, settings_from_args
+from common.config import PROJECT_ROOT, Settings, add_arguments, settings_from_args
 from common.service import setup_logging
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,12 @@ def cmd_eval(args) -> int:
     from trainer import evaluate
     if args.labels is None:
         args.labels = str(Path(args.dir) / "labels.csv")
+    if args.held_out:
+        split = Path(Settings.from_env().models_dir) / "split.json"
+        if not split.exists():
+            print(f"no {split}: the models do not say which clips were held out", file=sys.stderr)
+            return 2
+        args.only = sorted(set(args.only or []) | set(json.loads(split.read_text())["held_out"]))
     return evaluate.main(args)
 
 
@@ -120,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--labels", default=None, help="Labels CSV: file,exercise,reps,hold_seconds (default: "
                                                    "DIR/labels.csv)")
     ev.add_argument("--only", nargs="*", default=None, help="Score only these files (as in the CSV)")
+    ev.add_argument("--held-out", action="store_true", help="Score only the clips the models were not trained on "
+                                                            "(models/split.json)")
     ev.add_argument("--json", action="store_true", help="Last line: one JSON object with clips and overall")
     ev.add_argument("--pose-workers", type=int, default=2, help="Pose worker processes (default 2)")
     ev.add_argument("--no-progress", action="store_true", help="No progress bar on stderr")

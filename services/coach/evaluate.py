@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     from trainer.evaluate import prediction, read_labels, score
     from trainer.landmark_cache import extract
     labels = read_labels(CLIPS_DIR / "labels.csv")
-    settings = Settings()
+    settings = Settings.from_env()
     cascade, held_out = None, set()
     if args.phases == "model":
         from services.classifier.cascade import Cascade
