@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from common.features import NUM_LANDMARKS
+from services.pose.selector import PersonSelector, SelectorConfig
 
 logger = logging.getLogger(__name__)
 
@@ -35,48 +36,79 @@ def lighting(image: np.ndarray) -> tuple[float, float]:
     return float((gray < DARK_LEVEL).sum()) / n, float((gray > BRIGHT_LEVEL).sum()) / n
 
 
-class PoseEstimator:
-    """Keeps one `mp.solutions.pose.Pose` per session (tracking state is per person), never one per frame."""
+class _Session:
+    """A session's tracker (BlazePose keeps the person from frame to frame) and its person selector."""
 
-    def __init__(self, max_sessions: int = 16, model_complexity: int = 1):
+    def __init__(self, tracker, selector: PersonSelector):
+        self.tracker = tracker
+        self.selector = selector
+
+
+def _to_array(result) -> np.ndarray | None:
+    if result.pose_landmarks is None:
+        return None
+    out = np.empty((NUM_LANDMARKS, 4), np.float32)
+    for i, lm in enumerate(result.pose_landmarks.landmark):
+        out[i] = (lm.x, lm.y, lm.z, lm.visibility)
+    return out
+
+
+class PoseEstimator:
+    """Keeps one `mp.solutions.pose.Pose` per session (tracking state is per person), never one per frame, and
+    a `PersonSelector` that moves it to the person exercising when it follows a bystander."""
+
+    def __init__(self, max_sessions: int = 16, model_complexity: int = 1, probe_frames: int = 0):
         import mediapipe as mp  # heavy import: only where poses are estimated
         self._mp_pose = mp.solutions.pose
         self.max_sessions = max_sessions
         self.model_complexity = model_complexity
-        self._trackers: OrderedDict[str, object] = OrderedDict()
+        self.selector_config = SelectorConfig(probe_frames=probe_frames)
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        self._prober = None   # one stateless single-image BlazePose, shared by the sessions' selectors
 
-    def _tracker(self, session: str):
-        tracker = self._trackers.pop(session, None)
-        if tracker is None:
-            tracker = self._mp_pose.Pose(static_image_mode=False, model_complexity=self.model_complexity,
-                                         smooth_landmarks=True, enable_segmentation=False,
-                                         min_detection_confidence=0.5, min_tracking_confidence=0.5)
-            while len(self._trackers) >= self.max_sessions:
-                _, old = self._trackers.popitem(last=False)
-                old.close()
-        self._trackers[session] = tracker
-        return tracker
+    def _new_tracker(self):
+        return self._mp_pose.Pose(static_image_mode=False, model_complexity=self.model_complexity,
+                                  smooth_landmarks=True, enable_segmentation=False,
+                                  min_detection_confidence=0.5, min_tracking_confidence=0.5)
+
+    def _probe(self, rgb: np.ndarray) -> np.ndarray | None:
+        if self._prober is None:
+            self._prober = self._mp_pose.Pose(static_image_mode=True, model_complexity=self.model_complexity,
+                                              enable_segmentation=False, min_detection_confidence=0.5)
+        return _to_array(self._prober.process(rgb))
+
+    def _session(self, session: str) -> _Session:
+        state = self._sessions.pop(session, None)
+        if state is None:
+            state = _Session(self._new_tracker(), PersonSelector(self._probe, self.selector_config))
+            while len(self._sessions) >= self.max_sessions:
+                _, old = self._sessions.popitem(last=False)
+                old.tracker.close()
+        self._sessions[session] = state
+        return state
 
     def estimate(self, session: str, image: np.ndarray) -> tuple[np.ndarray | None, float]:
         """BGR image -> (float32 [33, 4] x, y, z, visibility, or None without a person; milliseconds)."""
         start = time.perf_counter()
+        state = self._session(session)
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        rgb.flags.writeable = False
-        result = self._tracker(session).process(rgb)
-        ms = (time.perf_counter() - start) * 1000
-        if result.pose_landmarks is None:
-            return None, ms
-        out = np.empty((NUM_LANDMARKS, 4), np.float32)
-        for i, lm in enumerate(result.pose_landmarks.landmark):
-            out[i] = (lm.x, lm.y, lm.z, lm.visibility)
-        return out, ms
+        out = _to_array(state.tracker.process(state.selector.tracker_input(rgb)))
+        if state.selector.observe(rgb, out):
+            # The tracker followed a bystander: start afresh on this frame with them masked out.
+            state.tracker.close()
+            state.tracker = self._new_tracker()
+            out = _to_array(state.tracker.process(state.selector.restarted_input(rgb)))
+        return out, (time.perf_counter() - start) * 1000
 
     def end_session(self, session: str) -> None:
-        tracker = self._trackers.pop(session, None)
-        if tracker is not None:
-            tracker.close()
+        state = self._sessions.pop(session, None)
+        if state is not None:
+            state.tracker.close()
 
     def close(self) -> None:
-        for tracker in self._trackers.values():
-            tracker.close()
-        self._trackers.clear()
+        for state in self._sessions.values():
+            state.tracker.close()
+        self._sessions.clear()
+        if self._prober is not None:
+            self._prober.close()
+            self._prober = None

@@ -18,7 +18,7 @@ from services.pose.processor import PoseProcessor
 
 logger = logging.getLogger(__name__)
 
-SETTINGS = ("broker_backend", "health_in", "pose_sessions_per_worker", "curve_dir")
+SETTINGS = ("broker_backend", "health_in", "pose_sessions_per_worker", "person_probe_frames", "curve_dir")
 # An idle worker re-announces itself so the broker knows it is still there.
 KEEPALIVE_S = 1.0
 
@@ -27,7 +27,8 @@ class PoseWorkerRunner(ServiceRunner):
     def __init__(self, settings: Settings, **kwargs):
         super().__init__("pose", settings, **kwargs)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
-        self.processor = PoseProcessor(PoseEstimator(max_sessions=settings.pose_sessions_per_worker),
+        self.processor = PoseProcessor(PoseEstimator(max_sessions=settings.pose_sessions_per_worker,
+                                                   probe_frames=settings.person_probe_frames),
                                        self.worker_id)
         self.dealer = self.bus.socket(zmq.DEALER, settings.broker_backend, bind=False, hwm=10,
                                       identity=self.worker_id.encode())
