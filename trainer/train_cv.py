@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from common.config import PROJECT_ROOT, Settings
+from common.features import FEATURE_NAMES
 from services.classifier.cascade import LEVEL1_FILE, LEVEL2_FILE, METADATA_FILE, Cascade
 from trainer import dataset, train_data, train_models
 
@@ -87,7 +88,9 @@ def out_of_fold(data_dir: Path, models_dir: Path, n_folds: int = 5, seed: int = 
     rows = []
     with tempfile.TemporaryDirectory(prefix="train-cv-models-") as tmp:
         tmp_dir = Path(tmp)
-        shutil.copy(models_dir / METADATA_FILE, tmp_dir / METADATA_FILE)
+        metadata = json.loads((models_dir / METADATA_FILE).read_text())
+        metadata["feature_names"] = FEATURE_NAMES   # the features as they are now, not as the stored models had them
+        (tmp_dir / METADATA_FILE).write_text(json.dumps(metadata))
         for k, fold in enumerate(folds_of(train_clips, exercise_of, n_folds, seed)):
             out = held | {f"clip:{f}" for f in fold}
             cascade = build_models([s for s in sets if s.source not in out], tmp_dir, seed, n_jobs)
