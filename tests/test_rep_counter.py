@@ -192,3 +192,16 @@ def test_joining_only_applies_to_the_first_position_seen():
     phases = ["start"] * 20 + ["end"] * 20 + ["start"] * 20
     reps, _ = feed(counter, phases, angles=[175.0] * 20 + [80.0] * 20 + [175.0] * 20)
     assert len(reps) == 1 and reps[0].started_at > 0.5
+
+
+def test_a_push_up_cut_on_the_way_up_counts_only_near_straight_arms():
+    def cut_at(last_angle: float, exercise: str) -> int:
+        counter = RepCounter(exercise)
+        angles = [175.0] * 20 + [60.0] * 15 + [90.0, last_angle]
+        feed(counter, ["start"] * 20 + ["end"] * 17, angles=angles)
+        counter.finish(2.0)
+        return counter.count
+    # Swing 115 degrees: 60 % of the way back is 129, 75 % is 146.
+    assert cut_at(135.0, "push_up") == 0
+    assert cut_at(150.0, "push_up") == 1
+    assert cut_at(135.0, "squat") == 1      # squats and crunches cut as late are labelled with the rep

@@ -32,8 +32,10 @@ class RepTiming:
 
 REP_TIMING: dict[str, RepTiming] = {
     "squat": RepTiming(),
-    # Real push-ups swing the elbow 50-130 deg; a 30 deg dip at the top is the classifier flickering.
-    "push_up": RepTiming(min_range_deg=45.0, full_range_deg=85.0),
+    # Real push-ups swing the elbow 50-130 deg; a 30 deg dip at the top is the classifier flickering. A push-up
+    # cut off on the way up counts only near straight arms: push-up_11 (training) ends 60 % of the way up and is
+    # labelled without that rep; squats and crunches cut as late are labelled with it (squat_correct_005).
+    "push_up": RepTiming(min_range_deg=45.0, full_range_deg=85.0, finish_return=0.75),
     "lunge": RepTiming(max_rep_s=12.0, full_range_deg=80.0),
     # Crunches are often held at the top for a breath; the hip angle swings little when seen from the side.
     "crunch": RepTiming(max_rep_s=15.0, min_range_deg=8.0, full_range_deg=13.0),
