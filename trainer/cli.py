@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import sys
@@ -70,11 +69,14 @@ def cmd_eval(args) -> int:
     if args.labels is None:
         args.labels = str(Path(args.dir) / "labels.csv")
     if args.held_out:
-        split = Path(Settings.from_env().models_dir) / "split.json"
-        if not split.exists():
-            print(f"no {split}: the models do not say which clips were held out", file=sys.stderr)
+        from trainer.dataset import SPLIT_FILE, read_split
+        models_dir = Settings.from_env().models_dir
+        split = read_split(models_dir)
+        if split is None:
+            print(f"no {Path(models_dir) / SPLIT_FILE}: the models do not say which clips were held out",
+                  file=sys.stderr)
             return 2
-        args.only = sorted(set(args.only or []) | set(json.loads(split.read_text())["held_out"]))
+        args.only = sorted(set(args.only or []) | set(split["held_out"]))
     return evaluate.main(args)
 
 

@@ -150,8 +150,17 @@ def make_split(clips: list[ClipInfo], seed: int = SPLIT_SEED, share: float = HEL
     }
 
 
+SPLIT_FILE = "split.json"   # in the models folder: which clips were held out of training
+
+
 def write_split(split: dict, path: Path) -> None:
     path.write_text(json.dumps(split, indent=2) + "\n")
+
+
+def read_split(models_dir: str | Path) -> dict | None:
+    """The split stored with the models ({"held_out": [...], "train": [...], ...}), or None without one."""
+    path = Path(models_dir) / SPLIT_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 # --- clips ------------------------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from trainer import dataset, train_data, train_eval, train_models, train_report
 logger = logging.getLogger(__name__)
 
 SEED = 20251125
-SPLIT_FILE = "split.json"
 # --quick: the same pipeline with tiny models and samples, for smoke tests (minutes -> seconds).
 QUICK = {"compare_per_class": 60, "xgb_params": {**train_models.XGB_PARAMS, "n_estimators": 15},
          "knn_per_class": 100}
@@ -95,7 +94,7 @@ def train(data_dir: str | Path, models_dir: str | Path, report_dir: str | Path |
         sets, _ = dataset.load_all(data_dir, clips, progress=bar)
         train_sets = [s for s in sets if s.source not in held]
         held_sets = [s for s in sets if s.source in held and s.kind == "clip"]
-        dataset.write_split(split, models_dir / SPLIT_FILE)
+        dataset.write_split(split, models_dir / dataset.SPLIT_FILE)
 
         bar.stage("augmenting")
         rows = train_data.build_training_rows(train_sets, seed)
@@ -146,7 +145,7 @@ def train(data_dir: str | Path, models_dir: str | Path, report_dir: str | Path |
                        "classes": list(PHASE_CLASSES), "exercises": train_models.COUNTED, "k": knn.k,
                        "onehot_weight": knn.onehot_weight, "rows": int(len(knn.labels))},
             "voting_defaults": VoteOptions().__dict__,
-            "split": {"file": SPLIT_FILE, "held_out_clips": len(split["held_out"]), "train_clips": len(split["train"])},
+            "split": {"file": dataset.SPLIT_FILE, "held_out_clips": len(split["held_out"]), "train_clips": len(split["train"])},
             "training_data": {
                 "rows_level1": int(len(rows)), "rows_level2": int(m2.sum()),
                 "rows_per_class": {c: int((rows.exercise == c).sum()) for c in classes},

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -79,7 +78,9 @@ def out_of_fold(data_dir: Path, models_dir: Path, n_folds: int = 5, seed: int = 
     """Per-clip out-of-fold results of the training clips, with their overall score."""
     from trainer.evaluate import read_labels, score
     labels = read_labels(data_dir / "clips" / "labels.csv")
-    split = json.loads((models_dir / "split.json").read_text())
+    split = dataset.read_split(models_dir)
+    if split is None:
+        raise FileNotFoundError(f"no {models_dir / dataset.SPLIT_FILE}: build the models first")
     train_clips = [c for c in split["train"] if c in labels]
     exercise_of = {c: labels[c]["exercise"] for c in train_clips}
     infos = dataset.read_labels(data_dir)

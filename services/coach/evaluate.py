@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     if not CLIPS_DIR.is_dir():
         print(f"no clips at {CLIPS_DIR}", file=sys.stderr)
         return 1
+    from trainer.dataset import read_split
     from trainer.evaluate import prediction, read_labels, score
     from trainer.landmark_cache import extract
     labels = read_labels(CLIPS_DIR / "labels.csv")
@@ -124,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.phases == "model":
         from services.classifier.cascade import Cascade
         cascade = Cascade.load(settings.models_dir)
-        split = Path(settings.models_dir) / "split.json"
-        if split.exists():   # clips the models never saw: the honest figures
-            held_out = set(json.loads(split.read_text()).get("held_out", []))
+        split = read_split(settings.models_dir)
+        if split is not None:   # clips the models never saw: the honest figures
+            held_out = set(split.get("held_out", []))
     tmp = tempfile.TemporaryDirectory(prefix="coach-eval-")
     processor = CoachProcessor(WorkoutStore(Path(tmp.name) / "eval.sqlite3"), settings)
     rows = []
