@@ -92,6 +92,7 @@ class PoseEstimator:
         start = time.perf_counter()
         state = self._session(session)
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        rgb.flags.writeable = False   # MediaPipe then takes the picture by reference (masked copies are new)
         out = _to_array(state.tracker.process(state.selector.tracker_input(rgb)))
         if state.selector.observe(rgb, out):
             # The tracker followed a bystander: start afresh on this frame with them masked out.

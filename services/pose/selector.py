@@ -125,6 +125,8 @@ class PersonSelector:
         """The tracker's result on this frame; True when the tracker must be restarted (switch to the other
         person, who is masked out no more while the previous one is from now on)."""
         c = self.config
+        if c.probe_frames <= 0:        # probing off: nothing to follow, nothing to switch
+            return False
         h, w = image.shape[:2]
         if landmarks is None:
             self._unseen += 1
@@ -135,7 +137,7 @@ class PersonSelector:
         if self.tracked is None:
             self.tracked = _Person(bounding_box(landmarks, w, h))
         every = c.early_probe_frames if self.frame < c.early_frames else c.probe_frames
-        if c.probe_frames <= 0 or self.frame == 0 or self.frame % every:
+        if self.frame == 0 or self.frame % every:
             self.tracked.box = bounding_box(landmarks, w, h)
             return False
         self.tracked.see(self.frame, landmarks, w, h, self.fps)
