@@ -299,14 +299,16 @@ def create_app(settings, hub=None, relay=None) -> Flask:
     def session_sets_csv(session: str):
         return csv_response(analytics.sets_csv(_report(session)), f"{_safe_name(session)}-sets.csv")
 
+    def _history() -> list:
+        return with_store(lambda store: store.history(days=_int_arg("days", 30, 1, 3650)))
+
     @app.get("/api/history")
     def history_json():
-        return jsonify(with_store(lambda store: store.history(days=_int_arg("days", 30, 1, 3650))))
+        return jsonify(_history())
 
     @app.get("/api/history.csv")
     def history_csv():
-        rows = with_store(lambda store: store.history(days=_int_arg("days", 30, 1, 3650)))
-        return csv_response(analytics.history_csv(rows), "history.csv")
+        return csv_response(analytics.history_csv(_history()), "history.csv")
 
     @app.get("/favicon.ico")
     def favicon():
