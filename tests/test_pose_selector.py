@@ -154,3 +154,27 @@ def test_boxes_and_masks():
     out = masked(img, np.array([0, 0, 100, 100]), keep=np.array([50, 0, 150, 100]))
     assert (out[:, :50] == MASK_GREY).all() and (out[:, 50:] == 10).all()
     assert (img == 10).all()   # the original is left alone
+
+
+def test_real_clip_the_estimator_moves_from_the_instructor_to_the_trainee(clips_dir):
+    """computervision/squat_correct_012: BlazePose first follows the instructor standing on the left; with probing
+    on, the worker's estimator restarts on the squatting trainee (on the right) and stays with them."""
+    from trainer.landmark_cache import extract
+    from services.pose.estimator import PoseEstimator
+    clip_path = clips_dir / "computervision" / "squat_correct_012.mp4"
+    if not clip_path.is_file():
+        pytest.skip(f"{clip_path} not found")
+    estimator = PoseEstimator(max_sessions=1, probe_frames=30)
+    try:
+        clip = extract(clip_path, estimator=estimator, cache_dir=None)
+    finally:
+        estimator.close()
+    hips_x = np.nanmean(clip.landmarks[:, [23, 24], 0], axis=1)
+    assert np.nanmean(hips_x[:10]) < 0.4                 # the instructor, as without the selector
+    assert np.nanmean(hips_x[-10:]) > 0.45               # the trainee, from the switch to the last frame
+    off = PoseEstimator(max_sessions=1)                  # the default: probing off, the instructor throughout
+    try:
+        plain = extract(clip_path, estimator=off, cache_dir=None)
+    finally:
+        off.close()
+    assert np.nanmean(plain.landmarks[-10:, [23, 24], 0]) < 0.4
