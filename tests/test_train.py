@@ -31,6 +31,20 @@ def test_split_is_stratified_fixed_and_holds_out_every_other_clip():
     assert make_split(clips, seed=1)["held_out"] != held   # ... and really drawn from the seed
 
 
+def test_split_only_grows_clips_keep_their_side_and_new_ones_are_drawn_per_exercise():
+    first = _clips({"squat": 10, "lunge": 3, OTHER: 3})
+    split = make_split(first)
+    added = [ClipInfo(f"new/{ex}{i}.mp4", ex, 1, None, "y", 2.0, "") for ex in ("squat", "lunge", OTHER)
+             for i in range(4)]
+    grown = make_split(first + added, previous=split)
+    assert set(split["held_out"]) <= set(grown["held_out"])
+    assert set(split["train"]) <= set(grown["train"])
+    new_held = set(grown["held_out"]) - set(split["held_out"])
+    # round(0.3 x 4) = 1 of each, "other" included: later non-exercise clips also teach "none"
+    assert sorted(f.split("/")[1][:-5] for f in new_held) == ["lunge", "other", "squat"]
+    assert make_split(first + added, previous=split) == grown
+
+
 def test_every_augmented_row_keeps_its_source():
     frames = np.array([squat_at(d) for d in np.linspace(0, 1, 20)])
     fs = dataset.FrameSet("clip:a.mp4", "clip", "squat", frames, ASPECT, 30.0,

@@ -127,27 +127,36 @@ def read_labels(data_dir: Path = DEFAULT_DATA_DIR) -> list[ClipInfo]:
 
 # --- split ------------------------------------------------------------------------------------------------
 
-def make_split(clips: list[ClipInfo], seed: int = SPLIT_SEED, share: float = HELD_OUT_SHARE) -> dict:
-    """Held-out clips: ~30 % of each exercise (at least 1), drawn with a fixed seed, plus every 'other' clip."""
-    held_out: list[str] = []
-    for exercise in sorted({c.exercise for c in clips}):
-        files = sorted(c.file for c in clips if c.exercise == exercise)
-        if exercise == OTHER:
-            held_out += files
+def make_split(clips: list[ClipInfo], seed: int = SPLIT_SEED, share: float = HELD_OUT_SHARE,
+               previous: dict | None = None) -> dict:
+    """Held-out clips: ~30 % of each exercise (at least 1), drawn with a fixed seed.
+
+    The split only ever grows: a clip already in `previous` (the split the models were built with) keeps its
+    side, so figures stay comparable and nothing once held out leaks into training. Clips added since are
+    drawn the same way among themselves (their own seeded draw per exercise). In the first split every
+    'other' clip was held out; later 'other' clips are drawn like the exercises, so the recogniser also
+    learns from real non-exercise footage.
+    """
+    known = set(previous["held_out"]) | set(previous["train"]) if previous else set()
+    new = [c for c in clips if c.file not in known]
+    held = {c.file for c in clips if previous and c.file in previous["held_out"]}
+    for exercise in sorted({c.exercise for c in new}):
+        files = sorted(c.file for c in new if c.exercise == exercise)
+        if exercise == OTHER and not previous:
+            held.update(files)
             continue
-        rng = np.random.default_rng(int(hashlib.sha1(f"{seed}:{exercise}".encode()).hexdigest()[:8], 16))
+        salt = f"{seed}:{exercise}" if not previous else f"{seed}:{exercise}:{len(known)}"
+        rng = np.random.default_rng(int(hashlib.sha1(salt.encode()).hexdigest()[:8], 16))
         count = max(1, round(share * len(files)))
-        held_out += [files[i] for i in sorted(rng.permutation(len(files))[:count])]
-    held = set(held_out)
-    return {
-        "procedure": (f"per exercise, round({share} x clips) (at least 1) drawn by a numpy permutation seeded "
-                      f"with sha1('{seed}:<exercise>'); every '{OTHER}' clip is held out. Frames, mirrored and "
-                      f"noisy copies of a held-out clip never reach training; seed images, landmark rows and "
-                      f"push-up sequences are training-only, except sequences that are a held-out clip."),
-        "seed": seed,
-        "held_out": sorted(held),
-        "train": sorted(c.file for c in clips if c.file not in held),
-    }
+        held.update(files[i] for i in sorted(rng.permutation(len(files))[:count]))
+    procedure = (f"per exercise, round({share} x clips) (at least 1) drawn by a numpy permutation seeded "
+                 f"with sha1('{seed}:<exercise>'); every '{OTHER}' clip of that first split is held out. Clips "
+                 f"added later keep the side of the split they were first drawn into; new ones are drawn per "
+                 f"exercise ('{OTHER}' included) with sha1('{seed}:<exercise>:<clips known before>'). Frames, "
+                 f"mirrored and noisy copies of a held-out clip never reach training; seed images, landmark "
+                 f"rows and push-up sequences are training-only, except sequences that are a held-out clip.")
+    return {"procedure": procedure, "seed": seed, "held_out": sorted(held),
+            "train": sorted(c.file for c in clips if c.file not in held)}
 
 
 SPLIT_FILE = "split.json"   # in the models folder: which clips were held out of training

@@ -85,7 +85,7 @@ def train(data_dir: str | Path, models_dir: str | Path, report_dir: str | Path |
     sizes = QUICK if quick else {"compare_per_class": train_models.COMPARE_PER_CLASS,
                                  "xgb_params": train_models.XGB_PARAMS, "knn_per_class": train_models.KNN_PER_CLASS}
     clips = dataset.read_labels(data_dir)
-    split = dataset.make_split(clips, seed)
+    split = dataset.make_split(clips, seed, previous=dataset.read_split(models_dir))
     held = {f"clip:{f}" for f in split["held_out"]}
     n_candidates = len(train_models.candidates(seed, n_jobs))
     bar = _Progress(progress, total=len(clips) + 2 * n_candidates + len(split["held_out"]) + 5)
