@@ -9,7 +9,8 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY pyproject.toml README.md ./
 COPY common common
 COPY services services
-COPY trainer trainer
+COPY launcher launcher
+COPY offline offline
 COPY models models
 COPY docs docs
 RUN pip install --no-cache-dir --no-deps -e .

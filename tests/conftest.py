@@ -18,5 +18,5 @@ def clips_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def clip_labels(clips_dir):
-    from trainer.evaluate import read_labels
+    from offline.evaluate import read_labels
     return read_labels(clips_dir / "labels.csv")

@@ -3,9 +3,9 @@ import csv
 
 import pytest
 
-from trainer.bench import (check_goals, default_clip, frames_per_cpu_second, memory_growth, percentile,
+from offline.bench import (check_goals, default_clip, frames_per_cpu_second, memory_growth, percentile,
                            processed_ratio, report_lines, scaling_efficiency, service_of, summarize_ms, thin)
-from trainer.bench_stages import time_calls
+from offline.bench_stages import time_calls
 
 
 def test_percentile_interpolates_and_handles_empty():
@@ -108,7 +108,7 @@ def test_stage_goal_uses_cpu_time_when_measured():
 def test_main_refuses_a_missing_clip_clearly(tmp_path, capsys):
     from argparse import Namespace
 
-    from trainer.bench import main
+    from offline.bench import main
     code = main(Namespace(json=True, long=False, clip=str(tmp_path / "nope.mp4"), max_workers=None))
     assert code == 2 and "clip not found" in capsys.readouterr().err
 

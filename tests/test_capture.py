@@ -72,7 +72,7 @@ def test_file_source_yields_media_time(tmp_path):
 
 def test_absent_camera_is_reported_and_the_service_keeps_serving_browsers(tmp_path):
     from services.capture.runner import CaptureRunner
-    from trainer.analyze import ipc_settings
+    from launcher.analyze import ipc_settings
     settings = ipc_settings(str(tmp_path), source="57")
     runner = CaptureRunner(settings)
     try:
@@ -91,7 +91,7 @@ def test_late_live_file_skips_ahead_without_gaps_in_sequence(tmp_path):
 
     from common import bus
     from services.capture.runner import CaptureRunner
-    from trainer.analyze import ipc_settings
+    from launcher.analyze import ipc_settings
     path = str(tmp_path / "clip.avi")
     out = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (32, 24))
     for i in range(40):

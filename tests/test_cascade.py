@@ -10,7 +10,7 @@ from common.features import features
 from services.classifier.cascade import LEVEL1_FILE, LEVEL2_FILE, METADATA_FILE, Cascade, ModelMissing
 from services.classifier.session import SessionClassifier
 from tests.test_phase_labels import ASPECT, front_pose, side_pose, squat_at
-from trainer.phase_labels import count_cycles
+from offline.phase_labels import count_cycles
 
 MODELS = PROJECT_ROOT / "models"
 

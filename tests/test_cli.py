@@ -24,19 +24,19 @@ def test_every_service_starts_alone_with_help(service):
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
 def test_every_subcommand_has_help(command):
-    proc = run("-m", "trainer.cli", command, "--help")
+    proc = run("-m", "launcher.cli", command, "--help")
     assert proc.returncode == 0, proc.stderr
     assert f"fitness-trainer {command}" in proc.stdout
 
 
 def test_train_passes_help_to_the_training_pipeline():
-    proc = run("-m", "trainer.cli", "train", "--help")
+    proc = run("-m", "launcher.cli", "train", "--help")
     assert proc.returncode == 0, proc.stderr
     assert "--data-dir" in proc.stdout
 
 
 def test_up_refuses_a_public_ui_without_token():
-    proc = run("-m", "trainer.cli", "up", "--ui-host", "0.0.0.0")
+    proc = run("-m", "launcher.cli", "up", "--ui-host", "0.0.0.0")
     assert proc.returncode == 2
     assert "--ui-token" in proc.stderr
 
@@ -44,7 +44,7 @@ def test_up_refuses_a_public_ui_without_token():
 def test_analyze_of_a_file_that_is_not_a_video(tmp_path):
     bad = tmp_path / "notes.txt"
     bad.write_text("not a video")
-    proc = run("-m", "trainer.cli", "analyze", "--json", "--no-progress", str(bad), timeout=120)
+    proc = run("-m", "launcher.cli", "analyze", "--json", "--no-progress", str(bad), timeout=120)
     assert proc.returncode == 1
     assert proc.stderr.count("cannot decode video") == 1
 
@@ -52,7 +52,7 @@ def test_analyze_of_a_file_that_is_not_a_video(tmp_path):
 def test_eval_held_out_needs_the_models_split(tmp_path):
     import os
     env = dict(os.environ, FT_MODELS_DIR=str(tmp_path))
-    proc = subprocess.run([sys.executable, "-m", "trainer.cli", "eval", "--held-out", str(tmp_path)],
+    proc = subprocess.run([sys.executable, "-m", "launcher.cli", "eval", "--held-out", str(tmp_path)],
                           capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT, env=env)
     assert proc.returncode == 2
     assert "split.json" in proc.stderr

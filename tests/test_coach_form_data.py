@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.coach import form_check
+from offline import form_agreement as form_check
 
 pytestmark = pytest.mark.skipif(not form_check.DATA.is_dir(),
                                 reason=f"form-labelled landmark data not found at {form_check.DATA}")

@@ -8,7 +8,7 @@ from common.config import Settings
 from common.messages import (Classification, CoachUpdate, Cue, EndOfStream, FrameSkipped, Heartbeat,
                              SessionSummary)
 from services.coach.processor import CoachProcessor
-from services.coach.store import WorkoutStore
+from common.history import WorkoutStore
 from tests.test_coach_poses import PLANK_GOOD, PLANK_HIPS_LOW, SQUAT_DOWN, SQUAT_UP, side_pose
 
 FPS = 30.0

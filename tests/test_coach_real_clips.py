@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from common.config import Settings
-from services.coach.evaluate import CLIPS_DIR, model_stream, run_clip
+from offline.coach_eval import CLIPS_DIR, model_stream, run_clip
 from services.coach.processor import CoachProcessor
-from services.coach.store import WorkoutStore
+from common.history import WorkoutStore
 
 MODELS = Path(Settings().models_dir)
 pytestmark = [
@@ -35,7 +35,7 @@ def cascade():
 
 @pytest.mark.parametrize("name, exercise, reps, hold", CASES)
 def test_clip_counts_match_the_label(cascade, name, exercise, reps, hold):
-    from trainer.landmark_cache import extract
+    from offline.landmark_cache import extract
     clip = extract(CLIPS_DIR / name)   # cached landmarks when present (~20 ms per frame otherwise)
     with tempfile.TemporaryDirectory() as tmp:
         processor = CoachProcessor(WorkoutStore(Path(tmp) / "w.sqlite3"), Settings())

@@ -5,7 +5,7 @@ import re
 import yaml
 
 from common.config import PROJECT_ROOT, Settings
-from trainer.supervisor import pipeline_specs
+from launcher.supervisor import pipeline_specs
 
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]

@@ -22,7 +22,7 @@ CLIPS = ["WorkoutTracker/squat_13.mp4", "WorkoutTracker/push-up_38.mp4", "videos
 def analysed(clips_dir, tmp_path_factory):
     missing = tmp_path_factory.mktemp("x") / "no-such-clip.mp4"
     paths = [str(clips_dir / c) for c in CLIPS] + [str(missing)]
-    proc = subprocess.run([sys.executable, "-m", "trainer.cli", "analyze", "--json", "--no-progress", *paths],
+    proc = subprocess.run([sys.executable, "-m", "launcher.cli", "analyze", "--json", "--no-progress", *paths],
                           capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT)
     lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     return proc, {row["video"]: row for row in lines}, paths
@@ -51,7 +51,7 @@ def test_missing_clip_gets_one_clear_error_and_the_rest_still_run(analysed):
 
 @pytest.mark.parametrize("clip", CLIPS)
 def test_counts_match_labels(analysed, clip_labels, clips_dir, clip):
-    from trainer.evaluate import prediction
+    from offline.evaluate import prediction
     _, rows, _ = analysed
     row = rows[str(clips_dir / clip)]
     label = clip_labels[clip]

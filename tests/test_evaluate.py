@@ -1,7 +1,7 @@
 """Evaluation figures: prediction rule and the repetition-counting metrics."""
 import pytest
 
-from trainer.evaluate import prediction, read_labels, score
+from offline.evaluate import prediction, read_labels, score
 
 
 def test_prediction_is_the_exercise_with_most_reps_or_hold():

@@ -6,8 +6,8 @@ import pytest
 import zmq
 
 from common import bus
-from trainer.analyze import ipc_settings
-from trainer.supervisor import ServiceSpec, Supervisor
+from launcher.analyze import ipc_settings
+from launcher.supervisor import ServiceSpec, Supervisor
 
 pytestmark = pytest.mark.e2e
 CLIP = "aiTrainer/squats.mp4"

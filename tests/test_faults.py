@@ -20,7 +20,7 @@ from common.config import PROJECT_ROOT
 from common.messages import (MAX_BODY_BYTES, MESSAGE_TYPES, Audio, Classification, CoachUpdate, Credit, Cue, Frame,
                              Heartbeat, PoseResult, ProtocolError, WorkerReady, decode)
 from services.capture.frames import prepare
-from trainer.analyze import ipc_settings
+from launcher.analyze import ipc_settings
 
 MODELS = PROJECT_ROOT / "models"
 JPEG = prepare(np.full((48, 64, 3), 128, np.uint8), 640, 80)[0]
@@ -360,8 +360,8 @@ KILL_CLIP = "WorkoutTracker/squat_11.mp4"
 
 @pytest.mark.e2e
 def test_killed_pose_worker_costs_no_rep(clips_dir, clip_labels, tmp_path):
-    from trainer.analyze import Pipeline
-    from trainer.evaluate import prediction
+    from launcher.analyze import Pipeline
+    from offline.evaluate import prediction
     need_models()
     clip = str(clips_dir / KILL_CLIP)
     with Pipeline(pose_workers=2, log_dir=str(tmp_path / "logs")) as pipeline:
@@ -428,8 +428,8 @@ def classified_clip(path: Path, session: str) -> list[Classification]:
     from services.classifier.cascade import Cascade
     from services.classifier.processor import ClassifierProcessor
     from services.classifier.session import SessionClassifier
-    from trainer.bench_stages import pose_messages
-    from trainer.landmark_cache import extract
+    from offline.bench_stages import pose_messages
+    from offline.landmark_cache import extract
     classifier = ClassifierProcessor(partial(SessionClassifier, Cascade.load(MODELS)))
     return [c for pose in pose_messages(extract(path), session) for c in classifier.process(pose, pose.ts_capture)
             if isinstance(c, Classification)]
@@ -439,7 +439,7 @@ def reference_reps(messages: list[Classification], db_path: Path) -> list[int]:
     """Total reps after each message, from an undisturbed in-process coach."""
     from common.config import Settings
     from services.coach.processor import CoachProcessor
-    from services.coach.store import WorkoutStore
+    from common.history import WorkoutStore
     store = WorkoutStore(db_path)
     coach = CoachProcessor(store, Settings())
     out = []

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from trainer.phase_labels import (count_cycles, label_phases, local_range, movement_signal, nan_median_filter,
+from offline.phase_labels import (count_cycles, label_phases, local_range, movement_signal, nan_median_filter,
                                   torso_incline)
 
 ASPECT = 16 / 9

@@ -159,7 +159,7 @@ def test_boxes_and_masks():
 def test_real_clip_the_estimator_moves_from_the_instructor_to_the_trainee(clips_dir):
     """computervision/squat_correct_012: BlazePose first follows the instructor standing on the left; with probing
     on, the worker's estimator restarts on the squatting trainee (on the right) and stays with them."""
-    from trainer.landmark_cache import extract
+    from offline.landmark_cache import extract
     from services.pose.estimator import PoseEstimator
     clip_path = clips_dir / "computervision" / "squat_correct_012.mp4"
     if not clip_path.is_file():

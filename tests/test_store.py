@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from services.coach.store import WorkoutStore
+from common.history import WorkoutStore
 
 DAY = 86400.0
 T0 = 1_760_000_000.0   # a fixed epoch time (2025-10-09)

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from trainer.analyze import ipc_settings
-from trainer.supervisor import ServiceSpec, Supervisor
+from launcher.analyze import ipc_settings
+from launcher.supervisor import ServiceSpec, Supervisor
 
 
 def wait_for(cond, timeout=20.0, step=None):

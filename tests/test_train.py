@@ -7,8 +7,8 @@ import pytest
 from common.exercises import NONE
 from services.classifier.cascade import Cascade
 from tests.test_phase_labels import ASPECT, squat_at
-from trainer import dataset, train_data
-from trainer.dataset import OTHER, ClipInfo, make_split
+from offline import dataset, train_data
+from offline.dataset import OTHER, ClipInfo, make_split
 
 DATA = dataset.DEFAULT_DATA_DIR
 
@@ -64,9 +64,9 @@ def test_every_augmented_row_keeps_its_source():
 def data_dir():
     if not (DATA / "clips" / "labels.csv").is_file():
         pytest.skip(f"real data not found at {DATA} (the shared data folder beside the checkout)")
-    from trainer.landmark_cache import DEFAULT_CACHE
+    from offline.landmark_cache import DEFAULT_CACHE
     if len(list(DEFAULT_CACHE.glob("*.npz"))) < len(dataset.read_labels(DATA)):
-        pytest.skip("landmark cache incomplete: run `python -m trainer.landmark_cache <clips>` first")
+        pytest.skip("landmark cache incomplete: run `python -m offline.landmark_cache <clips>` first")
     return DATA
 
 
@@ -84,7 +84,7 @@ def test_real_sources_never_cross_the_split(data_dir):
 
 
 def test_quick_training_builds_loadable_models_and_a_report(data_dir, tmp_path):
-    from trainer.train import train
+    from offline.train import train
     report = train(data_dir, tmp_path / "models", tmp_path / "report", progress=False, n_jobs=1, quick=True)
     models = tmp_path / "models"
     for name in ("level1_xgboost.json", "level2_knn.npz", "metadata.json", "split.json"):
@@ -104,7 +104,7 @@ def test_quick_training_builds_loadable_models_and_a_report(data_dir, tmp_path):
 
 
 def test_out_of_fold_folds_cover_every_clip_once_and_spread_each_exercise():
-    from trainer.train_cv import folds_of
+    from offline.train_cv import folds_of
     clips = [c.file for c in _clips({"squat": 25, "push_up": 22, "crunch": 2, "plank": 6})]
     exercise_of = {c: c.split("/")[0] for c in clips}
     folds = folds_of(clips, exercise_of, 5, seed=1)

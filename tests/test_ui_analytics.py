@@ -11,7 +11,7 @@ from common.config import Settings
 from services.ui import analytics, charts
 from services.ui.app import create_app
 
-store_module = pytest.importorskip("services.coach.store", reason="the coach's WorkoutStore is not in this checkout")
+store_module = pytest.importorskip("common.history", reason="the coach's WorkoutStore is not in this checkout")
 WorkoutStore = store_module.WorkoutStore
 
 

@@ -1,7 +1,7 @@
 """Window votes on synthetic answer sequences: steady, jittery, gappy and switching."""
 from common.exercises import NONE
 from services.classifier.voting import ExerciseVoter, PhaseVoter, VoteOptions
-from trainer.phase_labels import count_cycles
+from offline.phase_labels import count_cycles
 
 
 def run_exercise(labels, options=VoteOptions(), prob=0.9):

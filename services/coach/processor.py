@@ -7,7 +7,7 @@ from common.config import Settings
 from common.messages import (Classification, CoachUpdate, Cue, EndOfStream, FrameSkipped, Message,
                              SessionSummary)
 from services.coach.session import CoachSession, Said
-from services.coach.store import WorkoutStore
+from common.history import WorkoutStore
 
 logger = logging.getLogger(__name__)
 

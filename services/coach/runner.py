@@ -11,7 +11,7 @@ from common import bus
 from common.config import Settings
 from common.service import ServiceRunner, service_main
 from services.coach.processor import CoachProcessor
-from services.coach.store import WorkoutStore
+from common.history import WorkoutStore
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from services.coach.rep_counter import Rep, RepCounter
 from services.coach.sets import (PRIORITY, Announcement, SetRecord, SetTracker, hold_announcement,
                                  rep_announcement, set_announcement)
 from services.coach.setup_checks import SetupMonitor, body_visible, check_setup
-from services.coach.store import WorkoutStore
+from common.history import WorkoutStore
 from services.coach.summary import SegmentLog
 
 logger = logging.getLogger(__name__)

@@ -58,7 +58,7 @@ class StoreUnavailable(RuntimeError):
 def open_store(db_path: str):
     """The coach's workout history (another service owns its schema; the UI only reads)."""
     try:
-        from services.coach.store import WorkoutStore
+        from common.history import WorkoutStore
     except ImportError as exc:
         raise StoreUnavailable(f"the workout store is not available ({exc})") from None
     return WorkoutStore(db_path)

@@ -14,7 +14,7 @@ from common.messages import (Classification, CoachUpdate, Cue, EndOfStream, Fram
 
 logger = logging.getLogger(__name__)
 
-# The services of a whole system, in pipeline order (see trainer.supervisor.pipeline_specs).
+# The services of a whole system, in pipeline order (see launcher.supervisor.pipeline_specs).
 PIPELINE = ("capture", "broker", "pose", "classifier", "coach", "speech", "ui")
 # A session with no message for this long is shown as idle (its source may have died without an end).
 IDLE_AFTER_S = 20.0

@@ -26,7 +26,7 @@ COUNT_TIMEOUT_S = 150
 
 def missing_parts() -> list[str]:
     """What this checkout still lacks to run the whole system (then the test skips, saying so)."""
-    from trainer.supervisor import pipeline_specs
+    from launcher.supervisor import pipeline_specs
     missing = []
     for spec in pipeline_specs(Settings(), 1):
         module = spec.module
@@ -64,7 +64,7 @@ def system(tmp_path):
     for name in ENDPOINTS:  # private ports: other test runs on this machine must not cross wires with ours
         env["FT_" + name.upper()] = f"tcp://127.0.0.1:{free_port()}"
     log = (tmp_path / "up.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "trainer.cli", "up", "--port", str(port)], cwd=PROJECT_ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "launcher.cli", "up", "--port", str(port)], cwd=PROJECT_ROOT,
                             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -36,7 +36,7 @@ def painted_pixels(page, selector: str) -> int:
 
 
 def test_trainee_camera_reaches_capture_and_live_coaching_shows(launch_browser, bus_rig, squat_clip, artifacts):
-    from trainer.landmark_cache import extract
+    from offline.landmark_cache import extract
     poses = extract(squat_clip[0])
     browser = launch_browser()
     page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -101,7 +101,7 @@ def test_trainee_camera_reaches_capture_and_live_coaching_shows(launch_browser, 
 
 
 def test_instructor_grid_and_watch_page(launch_browser, bus_rig, squat_clip, artifacts):
-    from trainer.landmark_cache import extract
+    from offline.landmark_cache import extract
     poses = extract(squat_clip[0])
     cap = cv2.VideoCapture(str(squat_clip[0]))
     ok, image = cap.read()
@@ -173,7 +173,7 @@ def test_trainee_page_fits_a_phone(launch_browser, bus_rig, artifacts):
 
 
 def test_analytics_pages_in_the_browser(launch_browser, bus_rig, artifacts):
-    store_module = pytest.importorskip("services.coach.store")
+    store_module = pytest.importorskip("common.history")
     store = store_module.WorkoutStore(bus_rig.settings.db_path)
     start = time.time() - 1800
     store.start_session("web-hist1", start, "browser")

@@ -1,9 +1,9 @@
 """Tune the coach in-process: cached poses of the labelled clips -> classifier -> CoachProcessor -> scores.
 
-    python -m services.coach.evaluate [--phases model|angles] [--only TEXT] [--held-out] [--verbose]
+    python -m offline.coach_eval [--phases model|angles] [--only TEXT] [--held-out] [--verbose]
 
 `model` runs the trained SessionClassifier (models/); `angles` stands in phases derived from joint angles of
-the clip's labelled exercise (trainer.phase_labels) passed through a trailing majority vote like the
+the clip's labelled exercise (offline.phase_labels) passed through a trailing majority vote like the
 classifier's, for developing the counter before models exist. Clips marked * were held out of training
 (models/split.json); their figures are reported apart. Nothing here runs in the live pipeline.
 """
@@ -23,7 +23,7 @@ from common.config import PROJECT_ROOT, Settings
 from common.exercises import EXERCISES, NONE
 from common.messages import Classification, CoachUpdate, EndOfStream, SessionSummary
 from services.coach.processor import CoachProcessor
-from services.coach.store import WorkoutStore
+from common.history import WorkoutStore
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ CLIPS_DIR = DATA_DIR / "clips"
 
 def angle_stream(exercise: str, clip, vote: int = 9):
     """(exercise, phase) per frame from joint angles of a clip of a known exercise, voted over `vote` frames."""
-    from trainer.phase_labels import label_phases
+    from offline.phase_labels import label_phases
     n = len(clip.landmarks)
     if exercise not in EXERCISES:
         return [(NONE, "")] * n
@@ -105,7 +105,7 @@ def per_exercise(rows: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.coach.evaluate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m offline.coach_eval", description=__doc__.split("\n")[0])
     parser.add_argument("--phases", choices=("model", "angles"), default="model")
     parser.add_argument("--only", default="", help="only clips whose file name contains this text")
     parser.add_argument("--held-out", action="store_true", help="only the clips held out of training (models/split.json)")
@@ -116,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     if not CLIPS_DIR.is_dir():
         print(f"no clips at {CLIPS_DIR}", file=sys.stderr)
         return 1
-    from trainer.dataset import read_split
-    from trainer.evaluate import prediction, read_labels, score
-    from trainer.landmark_cache import extract
+    from offline.dataset import read_split
+    from offline.evaluate import prediction, read_labels, score
+    from offline.landmark_cache import extract
     labels = read_labels(CLIPS_DIR / "labels.csv")
     settings = Settings.from_env()
     cascade, held_out = None, set()

@@ -1,10 +1,10 @@
 """Out-of-fold check on the training clips: models rebuilt without each fold, its clips through classifier and coach.
 
-    python -m trainer.train_cv [--folds 5] [--jobs 2] [--json out.json]
+    python -m offline.train_cv [--folds 5] [--jobs 2] [--json out.json]
 
 This is where training choices (augmentation, vote sizes, model settings) are judged without looking at the
 held-out clips: every training clip is scored by models that never saw it, with the same classifier and coach
-as the product (`services.coach.evaluate`). Folds are drawn per exercise, so each fold holds every exercise.
+as the product (`offline.coach_eval`). Folds are drawn per exercise, so each fold holds every exercise.
 Takes a few minutes on 2 cores (one model build per fold).
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 from common.config import PROJECT_ROOT, Settings
 from common.features import FEATURE_NAMES
 from services.classifier.cascade import LEVEL1_FILE, LEVEL2_FILE, METADATA_FILE, Cascade
-from trainer import dataset, train_data, train_models
+from offline import dataset, train_data, train_models
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +53,12 @@ def build_models(sets, out_dir: Path, seed: int, n_jobs: int) -> Cascade:
 
 
 def clip_rows(cascade: Cascade, names: list[str], labels: dict, held: bool = False) -> list[dict]:
-    """Each clip through the session classifier and the coach, as `services.coach.evaluate` scores it."""
-    from services.coach.evaluate import CLIPS_DIR, model_stream, run_clip
+    """Each clip through the session classifier and the coach, as `offline.coach_eval` scores it."""
+    from offline.coach_eval import CLIPS_DIR, model_stream, run_clip
     from services.coach.processor import CoachProcessor
-    from services.coach.store import WorkoutStore
-    from trainer.evaluate import prediction
-    from trainer.landmark_cache import extract
+    from common.history import WorkoutStore
+    from offline.evaluate import prediction
+    from offline.landmark_cache import extract
     settings = Settings()
     out = []
     with tempfile.TemporaryDirectory(prefix="train-cv-") as tmp:
@@ -76,7 +76,7 @@ def clip_rows(cascade: Cascade, names: list[str], labels: dict, held: bool = Fal
 
 def out_of_fold(data_dir: Path, models_dir: Path, n_folds: int = 5, seed: int = SEED, n_jobs: int = 2) -> dict:
     """Per-clip out-of-fold results of the training clips, with their overall score."""
-    from trainer.evaluate import read_labels, score
+    from offline.evaluate import read_labels, score
     labels = read_labels(data_dir / "clips" / "labels.csv")
     split = dataset.read_split(models_dir)
     if split is None:
@@ -101,7 +101,7 @@ def out_of_fold(data_dir: Path, models_dir: Path, n_folds: int = 5, seed: int = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainer.train_cv", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m offline.train_cv", description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=str(PROJECT_ROOT.parent / "shared" / "data"))
     parser.add_argument("--models-dir", default=Settings().models_dir, help="where split.json and metadata.json are")
     parser.add_argument("--folds", type=int, default=5)

@@ -14,7 +14,7 @@ import numpy as np
 from common.config import PROJECT_ROOT
 from common.exercises import EXERCISES, NONE, PHASES
 from common.features import NUM_LANDMARKS
-from trainer import phase_labels
+from offline import phase_labels
 
 logger = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ def label_clip(info: ClipInfo, landmarks: np.ndarray, aspect: float, fps: float)
 def load_clip(info: ClipInfo, data_dir: Path, extract=None) -> FrameSet:
     """Labelled frames of one clip from the landmark cache (computed if missing: slow)."""
     if extract is None:
-        from trainer.landmark_cache import extract
+        from offline.landmark_cache import extract
     poses = extract(require(data_dir) / "clips" / info.file)
     return label_clip(info, poses.landmarks, poses.aspect, poses.fps)
 

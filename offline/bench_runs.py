@@ -14,8 +14,8 @@ import zmq
 
 from common import bus as busmod
 from common.messages import CoachUpdate, Credit, EndOfStream, Frame, ProtocolError
-from trainer.analyze import ipc_settings
-from trainer.supervisor import ServiceSpec, Supervisor, pipeline_specs
+from launcher.analyze import ipc_settings
+from launcher.supervisor import ServiceSpec, Supervisor, pipeline_specs
 
 logger = logging.getLogger(__name__)
 

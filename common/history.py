@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from services.coach.insights import insights
+from common.insights import insights
 
 logger = logging.getLogger(__name__)
 

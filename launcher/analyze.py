@@ -17,7 +17,7 @@ from common import bus as busmod
 from common.config import PROJECT_ROOT, Settings
 from common.messages import ProtocolError, SessionSummary
 from services.capture.sources import SourceError, open_video
-from trainer.supervisor import ServiceSpec, Supervisor, pipeline_specs
+from launcher.supervisor import ServiceSpec, Supervisor, pipeline_specs
 
 logger = logging.getLogger(__name__)
 

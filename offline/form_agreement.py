@@ -1,4 +1,4 @@
-"""How well the form rules agree with form-labelled landmark data (`python -m services.coach.form_check`).
+"""How well the form rules agree with form-labelled landmark data (`python -m offline.form_agreement`).
 
 - landmarks/form-labelled-rows/plank_model/test.csv: C correct, H hips too high, L hips too low (frames);
 - landmarks/form-labelled-rows/lunge_model/err.test.csv: C correct, L knee over the toes (frames);
@@ -129,7 +129,7 @@ def pushup_agreement(folder: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.coach.form_check", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m offline.form_agreement", description=__doc__.split("\n")[0])
     parser.parse_args(argv)
     if not DATA.is_dir():
         print(f"no form-labelled data at {DATA}", file=sys.stderr)

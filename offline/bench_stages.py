@@ -121,7 +121,7 @@ def classify_and_coach(clip, models_dir: str, db_path: str, settings, passes: in
     from services.classifier.processor import ClassifierProcessor
     from services.classifier.session import SessionClassifier
     from services.coach.processor import CoachProcessor
-    from services.coach.store import WorkoutStore
+    from common.history import WorkoutStore
 
     cascade = Cascade.load(models_dir)
     classifier = ClassifierProcessor(partial(SessionClassifier, cascade, window=settings.vote_window),

@@ -12,8 +12,8 @@ from common.features import features
 from services.classifier.cascade import Cascade
 from services.classifier.session import SessionClassifier
 from services.classifier.voting import VoteOptions
-from trainer.dataset import OTHER, FrameSet
-from trainer.phase_labels import count_cycles
+from offline.dataset import OTHER, FrameSet
+from offline.phase_labels import count_cycles
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def evaluate(cascade: Cascade, held: list[FrameSet], classes: list[str], options
 def phase_label_check(sets: list[FrameSet]) -> dict:
     """How well the clips' labelling procedure agrees with the form-labelled rows' own up/down labels."""
     from sklearn.metrics import roc_auc_score
-    from trainer.phase_labels import label_phases, movement_signal
+    from offline.phase_labels import label_phases, movement_signal
     out = {}
     for fs in sets:
         if fs.kind != "rows" or "row_labels" not in fs.info:

@@ -151,8 +151,8 @@ def machine() -> dict:
 
 def bench_stages(clip: Path, settings: Settings) -> dict:
     from services.capture.frames import prepare
-    from trainer import bench_stages as st
-    from trainer.landmark_cache import extract
+    from offline import bench_stages as st
+    from offline.landmark_cache import extract
 
     first = st.read_frames(str(clip), 30)
     if not first:
@@ -185,8 +185,8 @@ def bench_stages(clip: Path, settings: Settings) -> dict:
 
 def bench_offline(clip: Path, max_workers: int, settings: Settings, log_dir: str | None) -> dict:
     from services.capture.frames import prepare
-    from trainer import bench_stages as st
-    from trainer.bench_runs import offline_scaling
+    from offline import bench_stages as st
+    from offline.bench_runs import offline_scaling
 
     jpegs = [prepare(image, settings.max_side, settings.jpeg_quality) for image in st.iter_frames(str(clip), 300)]
     passes = [offline_scaling(jpegs, max_workers, frames_per_run=400, log_dir=log_dir) for _ in range(OFFLINE_PASSES)]
@@ -210,7 +210,7 @@ def bench_offline(clip: Path, max_workers: int, settings: Settings, log_dir: str
 
 def bench_live(clip: Path, seconds: float, settings: Settings, log_dir: str | None) -> tuple[dict, dict]:
     """One real-time run through every service: the live figures and the memory figures come from it."""
-    from trainer.bench_runs import live_run
+    from offline.bench_runs import live_run
 
     run = live_run(str(clip), seconds, pose_workers=settings.pose_workers, log_dir=log_dir)
     by_service: dict[str, float] = {}
@@ -303,7 +303,7 @@ def report_lines(result: dict) -> list[str]:
 
 
 def main(args) -> int:
-    logging.getLogger("trainer").setLevel(logging.INFO if not args.json else logging.WARNING)
+    logging.getLogger("offline").setLevel(logging.INFO if not args.json else logging.WARNING)
     settings = Settings.from_env()
     if args.clip:
         clip = Path(args.clip)

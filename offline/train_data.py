@@ -8,8 +8,8 @@ import numpy as np
 
 from common.exercises import NONE, is_hold
 from common.features import NUM_FEATURES, features
-from trainer import augment
-from trainer.dataset import FrameSet
+from offline import augment
+from offline.dataset import FrameSet
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 
 def cmd_up(args) -> int:
-    from trainer.supervisor import Supervisor, pipeline_specs
+    from launcher.supervisor import Supervisor, pipeline_specs
     settings = settings_from_args(args)
     if settings.ui_host not in ("127.0.0.1", "localhost", "::1") and not settings.ui_token:
         print("fitness-trainer: --ui-host beyond loopback needs --ui-token (nobody may watch a camera "
@@ -45,7 +45,7 @@ def cmd_up(args) -> int:
 
 def cmd_monitor(args) -> int:
     """Health channel only (for containers, where Docker restarts processes)."""
-    from trainer.supervisor import Supervisor
+    from launcher.supervisor import Supervisor
     supervisor = Supervisor(settings_from_args(args), [])
 
     def stop(signum, _frame):
@@ -60,16 +60,16 @@ def cmd_monitor(args) -> int:
 
 
 def cmd_analyze(args) -> int:
-    from trainer import analyze
+    from launcher import analyze
     return analyze.main(args)
 
 
 def cmd_eval(args) -> int:
-    from trainer import evaluate
+    from offline import evaluate
     if args.labels is None:
         args.labels = str(Path(args.dir) / "labels.csv")
     if args.held_out:
-        from trainer.dataset import SPLIT_FILE, read_split
+        from offline.dataset import SPLIT_FILE, read_split
         models_dir = Settings.from_env().models_dir
         split = read_split(models_dir)
         if split is None:
@@ -81,12 +81,12 @@ def cmd_eval(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from trainer import train
+    from offline import train
     return train.main(args.rest)
 
 
 def cmd_bench(args) -> int:
-    from trainer import bench
+    from offline import bench
     return bench.main(args)
 
 
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:
         # The training pipeline owns its options (argparse's REMAINDER would swallow none before --help).
-        from trainer import train
+        from offline import train
         return train.main(argv[1:]) or 0
     args = build_parser().parse_args(argv)
     setup_logging(getattr(args, "log_level", None) or "WARNING")

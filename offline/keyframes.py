@@ -1,7 +1,7 @@
 """Derive the reference figure's start/end poses of each exercise from real clips' cached landmarks.
 
-`python -m services.ui.keyframes` reads BlazePose landmarks of one real clip per exercise (through
-trainer.landmark_cache, so from .cache/landmarks when warm) and writes services/ui/static/keyframes.json:
+`python -m offline.keyframes` reads BlazePose landmarks of one real clip per exercise (through
+offline.landmark_cache, so from .cache/landmarks when warm) and writes services/ui/static/keyframes.json:
 for each exercise the median pose of the frames at either end of its movement, aligned on the hips and the
 floor, scaled into one box. Only these 2 x 33 points per exercise are kept, never a frame of the clip.
 """
@@ -98,8 +98,8 @@ def normalise(start: np.ndarray, end: np.ndarray) -> tuple[list, list, float]:
 
 
 def build(data_dir: Path = DATA) -> dict:
-    from trainer.landmark_cache import extract  # heavy (MediaPipe) import only when building
-    out = {"version": 1, "note": "Start/end poses derived by services/ui/keyframes.py from real clips' landmarks",
+    from offline.landmark_cache import extract  # heavy (MediaPipe) import only when building
+    out = {"version": 1, "note": "Start/end poses derived by offline/keyframes.py from real clips' landmarks",
            "exercises": {}}
     for exercise, (clip, window, signal, start_high, period) in RECIPES.items():
         poses = extract(data_dir / clip)
@@ -116,7 +116,7 @@ def build(data_dir: Path = DATA) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.ui.keyframes", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m offline.keyframes", description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="folder of clips with labels.csv")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="JSON file to write")
     args = parser.parse_args(argv)

@@ -16,7 +16,7 @@ from common.config import PROJECT_ROOT
 from common.features import FEATURE_NAMES
 from services.classifier.cascade import LEVEL1_FILE, LEVEL2_FILE, METADATA_FILE, PHASE_CLASSES, Cascade
 from services.classifier.voting import VoteOptions
-from trainer import dataset, train_data, train_eval, train_models, train_report
+from offline import dataset, train_data, train_eval, train_models, train_report
 
 logger = logging.getLogger(__name__)
 

@@ -73,7 +73,7 @@ def _mean(values) -> float | None:
 
 def evaluate(clip_dir: str, labels_csv: str, pose_workers: int = 2, progress: bool = True,
              only: list[str] | None = None) -> dict:
-    from trainer.analyze import analyze
+    from launcher.analyze import analyze
     """Clip files in the labels are relative to clip_dir."""
     labels = read_labels(labels_csv)
     names = [n for n in labels if (only is None or n in only)]

@@ -16,7 +16,7 @@ import zmq
 from common import bus as busmod
 from common.config import PROJECT_ROOT, Settings
 from common.messages import Heartbeat
-from trainer.health import HealthMonitor
+from launcher.health import HealthMonitor
 
 logger = logging.getLogger(__name__)
 

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import csv
     from multiprocessing import Pool
-    parser = argparse.ArgumentParser(prog="python -m trainer.landmark_cache",
+    parser = argparse.ArgumentParser(prog="python -m offline.landmark_cache",
                                      description="Warm the BlazePose landmark cache (.cache/landmarks) of clips.")
     parser.add_argument("clips", nargs="*", help="Video files")
     parser.add_argument("--all", action="store_true", help="Every clip of ../shared/data/clips/labels.csv")

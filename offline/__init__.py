@@ -1,0 +1,1 @@
+"""Offline tools: training, evaluation, form agreement, the landmark cache, keyframes and benchmarks."""
