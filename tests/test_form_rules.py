@@ -8,11 +8,13 @@ import pytest
 
 from common.features import NOSE
 from services.coach.body import SIDES, Body
-from services.coach.form_rules import RULES, THRESHOLDS, judge
+from common.exercises import CATALOGUE
+from services.coach.form_rules import MEASURES, RULES_BY_EXERCISE, judge
 from services.coach.form_tracker import FormTracker
 from tests.test_coach_poses import (PLANK_GOOD, PLANK_HIPS_HIGH, PLANK_HIPS_LOW, PUSH_UP_BOTTOM, PUSH_UP_TOP,
                                     SQUAT_DOWN, SQUAT_UP, front_pose, side_pose)
 
+RULES = [r for rules in RULES_BY_EXERCISE.values() for r in rules]
 RULE = {r.name: r for r in RULES}
 
 
@@ -94,9 +96,12 @@ def test_rule_passes_good_form_and_fails_bad_form(name, good, bad):
 def test_every_rule_is_tested_and_every_threshold_is_in_the_table():
     tested = {name for name, _, _ in CASES}
     assert tested == {r.name for r in RULES}
+    assert len(RULE) == len(RULES)                          # rule names are unique
     for rule in RULES:
-        assert rule.phase in THRESHOLDS[rule.exercise], rule.name
+        assert rule.conditions and all(c.measure in MEASURES for c in rule.conditions), rule.name
+        assert all(c.low is not None or c.high is not None for c in rule.conditions), rule.name
         assert rule.cue and rule.cue[0].isupper()
+    assert set(RULES_BY_EXERCISE) == set(CATALOGUE)
 
 
 def test_rules_say_nothing_when_the_joints_are_not_seen():

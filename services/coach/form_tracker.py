@@ -1,14 +1,11 @@
 """Collects form-rule verdicts over one rep (or one stretch of a hold): which cues fire, and the rep's score."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
-from common.exercises import END, START
+from common.exercises import ANY, END, POSTURE, REACH, START, FormRule
 from services.coach.body import Body
-from services.coach.form_rules import ANY, POSTURE, REACH, RULES_BY_EXERCISE, Rule, fail_share, judge
-
-logger = logging.getLogger(__name__)
+from services.coach.form_rules import RULES_BY_EXERCISE, judge
 
 
 @dataclass(frozen=True)
@@ -40,19 +37,19 @@ class FormTracker:
 
     def __init__(self, exercise: str, aggregation: Aggregation | None = None):
         self.exercise = exercise
-        self.rules = RULES_BY_EXERCISE.get(exercise, [])
+        self.rules = RULES_BY_EXERCISE.get(exercise, ())
         self.agg = aggregation or Aggregation()
         self.reset()
 
     def reset(self) -> None:
         self._tally: dict[str, _Tally] = {r.name: _Tally() for r in self.rules}
         self._reach_verdict: dict[str, bool] = {}
-        self._fired: list[Rule] = []
+        self._fired: list[FormRule] = []
         self._phase = ""
 
-    def observe(self, body: Body, phase: str, live: bool = True) -> list[Rule]:
+    def observe(self, body: Body, phase: str, live: bool = True) -> list[FormRule]:
         """Judge one frame; returns rules that just failed for this rep (only when `live`: in a rep or a hold)."""
-        fired: list[Rule] = []
+        fired: list[FormRule] = []
         if self._phase and phase != self._phase:
             fired += self._judge_reach(self._phase)
         self._phase = phase or self._phase
@@ -72,7 +69,7 @@ class FormTracker:
 
     def close(self) -> RepForm:
         """The rep is over (counted, or a hold window ended): score it and start a new one."""
-        late: list[Rule] = []
+        late: list[FormRule] = []
         for phase in (START, END):
             late += self._judge_reach(phase)
         parts: list[float] = []
@@ -93,13 +90,16 @@ class FormTracker:
         return form
 
     # ------------------------------------------------------------------ internals
-    def _posture_failed(self, rule: Rule, tally: _Tally) -> bool:
+    def _posture_failed(self, rule: FormRule, tally: _Tally) -> bool:
         return (tally.failed >= self.agg.posture_min_frames
-                and tally.failed >= fail_share(rule, self.agg.posture_fail_share) * tally.judged)
+                and tally.failed >= self._fail_share(rule) * tally.judged)
 
-    def _judge_reach(self, phase: str) -> list[Rule]:
+    def _fail_share(self, rule: FormRule) -> float:
+        return rule.fail_share if rule.fail_share is not None else self.agg.posture_fail_share
+
+    def _judge_reach(self, phase: str) -> list[FormRule]:
         """The phase was left: reach rules of it that never got there fail (once per rep)."""
-        fired: list[Rule] = []
+        fired: list[FormRule] = []
         for rule in self.rules:
             if rule.kind != REACH or rule.phase != phase or rule.name in self._reach_verdict:
                 continue

@@ -5,43 +5,9 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 
-from common.exercises import END, START
-from services.coach.motion import SIGNALS
+from common.exercises import CATALOGUE, END, START, RepTiming
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RepTiming:
-    """How a phase sequence must look before it counts; all times in seconds of capture time."""
-
-    min_phase_s: float = 0.10     # a new phase must persist this long ...
-    min_phase_frames: int = 2     # ... and over this many frames before it counts as reached
-    settle_s: float = 0.10        # getting into position: the first start must hold this long
-    min_rep_s: float = 0.30       # a faster cycle is jitter around a phase boundary
-    max_rep_s: float = 10.0       # a slower one is not a rep (walking away, resting at the bottom)
-    max_gap_s: float = 1.5        # longer without a phase (no body, other exercise): forget the cycle
-    min_range_deg: float = 20.0   # with a rep angle: a smaller swing is not a rep
-    finish_return: float = 0.6    # at end of stream a rep in progress counts once the angle came back this far
-    return_share: float = 0.2     # back within this share of the swing from the start angle = back at the start
-    # The swing of a full rep: about the 10th percentile of the range of the reps counted on the training clips
-    # (push-up 86, squat 72, lunge 84, crunch 13, jumping jack 139 degrees). A rep already under way when the
-    # stream began counts only when the angle swings this far back to the start.
-    full_range_deg: float = 70.0
-
-
-REP_TIMING: dict[str, RepTiming] = {
-    "squat": RepTiming(),
-    # Real push-ups swing the elbow 50-130 deg; a 30 deg dip at the top is the classifier flickering. A push-up
-    # cut off on the way up counts only near straight arms: push-up_11 (training) ends 60 % of the way up and is
-    # labelled without that rep; squats and crunches cut as late are labelled with it (squat_correct_005).
-    "push_up": RepTiming(min_range_deg=45.0, full_range_deg=85.0, finish_return=0.75),
-    "lunge": RepTiming(max_rep_s=12.0, full_range_deg=80.0),
-    # Crunches are often held at the top for a breath; the hip angle swings little when seen from the side.
-    "crunch": RepTiming(max_rep_s=15.0, min_range_deg=8.0, full_range_deg=13.0),
-    "jumping_jack": RepTiming(min_rep_s=0.25, max_rep_s=6.0, min_range_deg=40.0, full_range_deg=135.0),
-}
-DEFAULT_TIMING = RepTiming()
 
 
 @dataclass
@@ -64,8 +30,9 @@ class RepCounter:
 
     def __init__(self, exercise: str, timing: RepTiming | None = None, count: int = 0):
         self.exercise = exercise
-        self.timing = timing or REP_TIMING.get(exercise, DEFAULT_TIMING)
-        self.signal = SIGNALS.get(exercise)
+        entry = CATALOGUE.get(exercise)
+        self.timing = timing or (entry.timing if entry else RepTiming())
+        self.signal = entry.signal if entry else None
         self.count = count
         self.rejected: dict[str, int] = {}
         self._may_join = False

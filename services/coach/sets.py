@@ -1,15 +1,10 @@
 """Sets (a pause or another exercise closes one) and what the coach says about counts, sets and holds."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
-logger = logging.getLogger(__name__)
+from common.exercises import count_phrase, noun
 
-SINGULAR = {"jumping_jack": "jumping jack", "crunch": "crunch", "lunge": "lunge", "plank": "plank",
-            "squat": "squat", "push_up": "push-up"}
-PLURAL = {"jumping_jack": "jumping jacks", "crunch": "crunches", "lunge": "lunges", "plank": "planks",
-          "squat": "squats", "push_up": "push-ups"}
 
 # Spoken cue priorities: a waiting cue is replaced by a newer one of at least its priority.
 PRIORITY = {"count": 1, "hold": 1, "set": 2, "form": 3, "setup": 4}
@@ -34,10 +29,6 @@ class Announcement:
     priority: int
 
 
-def name_of(exercise: str, n: int) -> str:
-    return SINGULAR.get(exercise, exercise) if n == 1 else PLURAL.get(exercise, exercise)
-
-
 def rep_announcement(count: int) -> Announcement | None:
     if count % COUNT_EVERY:
         return None
@@ -46,9 +37,9 @@ def rep_announcement(count: int) -> Announcement | None:
 
 def set_announcement(record: SetRecord) -> Announcement:
     if record.reps:
-        what = f"{record.reps} {name_of(record.exercise, record.reps)}"
+        what = count_phrase(record.exercise, record.reps)
     else:
-        what = f"{round(record.hold_seconds)} seconds of {SINGULAR.get(record.exercise, record.exercise)}"
+        what = f"{round(record.hold_seconds)} seconds of {noun(record.exercise)}"
     return Announcement(f"Set {record.number} done: {what}", "set", PRIORITY["set"])
 
 

@@ -1,13 +1,11 @@
 """Can the coach see the trainee properly? Lighting, framing and camera placement, with plain advice."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
-from common.exercises import CAMERA_ADVICE
+from common.exercises import CATALOGUE
 from services.coach.body import Body
 
-logger = logging.getLogger(__name__)
 
 # Lighting alone says little: the labelled clips include a white studio (95 % blown-out pixels) and dark gyms
 # (85 % crushed) where every pose is found. So lighting is blamed only when the body is not seen properly.
@@ -20,18 +18,7 @@ SETUP_LIMITS = {
     "persist_s": 1.5,              # a problem must last this long before it is shown or said
 }
 
-# Joints (of one side) the coach needs to count an exercise; without them it neither counts nor corrects.
-REQUIRED_FOR_COUNTING: dict[str, tuple[str, ...]] = {
-    "push_up": ("shoulder", "elbow", "wrist", "hip"),
-    "squat": ("shoulder", "hip", "knee"),
-    "lunge": ("hip", "knee"),
-    "crunch": ("shoulder", "hip", "knee"),
-    "jumping_jack": ("shoulder", "elbow"),   # counted by the arms (motion.SIGNALS): a close camera cuts the hips
-    "plank": ("shoulder", "hip"),
-}
 DEFAULT_REQUIRED = ("shoulder", "hip")
-FRONT_VIEW = frozenset({"jumping_jack"})
-SIDE_VIEW = frozenset({"push_up", "squat", "lunge", "plank", "crunch"})
 
 TEXTS = {
     "too_dark": "It's too dark here. Turn on a light.",
@@ -53,7 +40,8 @@ def body_visible(body: Body | None, exercise: str) -> bool:
     """Whether the joints this exercise is counted with are seen (on one side at least)."""
     if body is None:
         return False
-    return body.any_side_seen(REQUIRED_FOR_COUNTING.get(exercise, DEFAULT_REQUIRED))
+    entry = CATALOGUE.get(exercise)
+    return body.any_side_seen(entry.required_joints if entry else DEFAULT_REQUIRED)
 
 
 def check_lighting(dark_share: float, bright_share: float, body_seen: bool = False) -> list[SetupProblem]:
@@ -81,7 +69,8 @@ def check_framing(body: Body | None, exercise: str) -> list[SetupProblem]:
 
 def check_camera(body: Body | None, exercise: str) -> list[SetupProblem]:
     """Advice when the trainee faces the camera for a side-view exercise (or the other way round)."""
-    if body is None or exercise not in CAMERA_ADVICE or not body.any_side_seen(("shoulder", "hip")):
+    entry = CATALOGUE.get(exercise)
+    if body is None or entry is None or not body.any_side_seen(("shoulder", "hip")):
         return []
     if not (body.seen(11) and body.seen(12)):
         # One shoulder hidden behind the other: that is a side view.
@@ -91,16 +80,17 @@ def check_camera(body: Body | None, exercise: str) -> list[SetupProblem]:
         if torso < 1e-6:
             return []
         ratio = body.shoulder_width() / torso
-    wrong = ((exercise in SIDE_VIEW and ratio > SETUP_LIMITS["facing_min_ratio"])
-             or (exercise in FRONT_VIEW and ratio < SETUP_LIMITS["side_max_ratio"]))
-    return [SetupProblem("camera", CAMERA_ADVICE[exercise], False)] if wrong else []
+    wrong = ((entry.view == "side" and ratio > SETUP_LIMITS["facing_min_ratio"])
+             or (entry.view == "front" and ratio < SETUP_LIMITS["side_max_ratio"]))
+    return [SetupProblem("camera", entry.camera_advice, False)] if wrong else []
 
 
 def check_setup(body: Body | None, exercise: str, dark_share: float, bright_share: float) -> list[SetupProblem]:
     """Every setup problem of one frame (`exercise` may be "none": then only lighting and presence)."""
-    seen = body is not None and (exercise not in REQUIRED_FOR_COUNTING or body_visible(body, exercise))
+    known = exercise in CATALOGUE
+    seen = body is not None and (not known or body_visible(body, exercise))
     problems = check_lighting(dark_share, bright_share, seen)
-    if exercise in REQUIRED_FOR_COUNTING:
+    if known:
         problems += check_framing(body, exercise) + check_camera(body, exercise)
     elif body is None:
         problems.append(SetupProblem("no_body", TEXTS["no_body"], True))

@@ -3,14 +3,11 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import statistics
 from datetime import date, datetime, timedelta
 
-from common.exercises import DISPLAY_NAMES, EXERCISES, is_hold
+from common.exercises import EXERCISES, display_name, is_hold
 from services.ui import charts
-
-logger = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- formatting
@@ -59,10 +56,6 @@ def fmt_when(value, today: date | None = None) -> str:
     return dt.strftime("%a %d %b %Y, %H:%M")
 
 
-def name_of(exercise: str) -> str:
-    return DISPLAY_NAMES.get(exercise, exercise.replace("_", " ").capitalize())
-
-
 def source_label(source: str) -> str:
     source = source or ""
     if source == "browser":
@@ -97,9 +90,9 @@ def totals_text(totals: dict) -> str:
         t = totals[ex] or {}
         if is_hold(ex):
             if t.get("hold_seconds"):
-                parts.append(f"{name_of(ex)} {fmt_duration(t['hold_seconds'])}")
+                parts.append(f"{display_name(ex)} {fmt_duration(t['hold_seconds'])}")
         elif t.get("reps"):
-            parts.append(f"{int(t['reps'])} {name_of(ex).lower()}")
+            parts.append(f"{int(t['reps'])} {display_name(ex).lower()}")
     return " · ".join(parts) or "no exercise counted"
 
 
@@ -140,17 +133,17 @@ def session_details(report: dict) -> dict:
         every = max(1, len(rows) // 12)
         t = totals.get(ex, {}) or {}
         entry = {
-            "exercise": ex, "name": name_of(ex), "color": color, "is_hold": is_hold(ex),
+            "exercise": ex, "name": display_name(ex), "color": color, "is_hold": is_hold(ex),
             "reps": int(t.get("reps") or len(rows)), "hold_s": float(t.get("hold_seconds") or 0.0),
             "hold_text": fmt_duration(t.get("hold_seconds") or 0), "sets": int(t.get("sets") or 0),
             "tempo": tempo, "form_avg": round(statistics.fmean(valid_scores)) if valid_scores else None,
             "rom_avg": round(statistics.fmean(float(r) for r in roms), 1) if roms else None,
             "rows": rows,
             "tempo_chart": charts.bar_chart([(lab, float(d or 0)) for lab, d in zip(labels, durations)],
-                                            title=f"{name_of(ex)}: seconds per rep", unit="s", color=color,
+                                            title=f"{display_name(ex)}: seconds per rep", unit="s", color=color,
                                             empty="No reps timed", label_every=every) if rows else "",
             "form_chart": charts.line_chart([None if s is None else float(s) for s in scores], labels,
-                                            title=f"{name_of(ex)}: form score per rep", unit="score",
+                                            title=f"{display_name(ex)}: form score per rep", unit="score",
                                             color=color, y_max=100, empty="No form scores",
                                             label_every=every) if valid_scores else "",
         }
@@ -161,7 +154,7 @@ def session_details(report: dict) -> dict:
     sets = []
     for s in report.get("sets") or []:
         start, end = parse_time(s.get("started_at")), parse_time(s.get("ended_at"))
-        sets.append({**s, "name": name_of(s.get("exercise", "")),
+        sets.append({**s, "name": display_name(s.get("exercise", "")),
                      "duration": fmt_duration((end - start).total_seconds()) if start and end else "—",
                      "hold_text": fmt_duration(s.get("hold_seconds") or 0)})
     cue_counts = dict(report.get("cue_counts") or {})
@@ -224,14 +217,14 @@ def overview(sessions: list[dict], history: list[dict], today: date, days: int =
         r, h = reps.get(ex, [0.0] * days), hold.get(ex, [0.0] * days)
         week, previous = sum(r[-7:]), sum(r[-14:-7])
         hold_week, hold_previous = sum(h[-7:]), sum(h[-14:-7])
-        totals.append({"exercise": ex, "name": name_of(ex), "color": charts.color_of(ex), "is_hold": is_hold(ex),
+        totals.append({"exercise": ex, "name": display_name(ex), "color": charts.color_of(ex), "is_hold": is_hold(ex),
                        "reps": int(sum(r)), "hold_s": sum(h), "hold_text": fmt_duration(sum(h)),
                        "days": sum(1 for i in range(days) if r[i] or h[i]),
                        "week": hold_week if is_hold(ex) else week,
                        "previous_week": hold_previous if is_hold(ex) else previous})
     labels = [d.strftime("%d") for d in dates]
     every = max(1, days // 10)
-    rep_series = [(name_of(ex), charts.color_of(ex), reps[ex]) for ex in exercises if not is_hold(ex) and ex in reps]
+    rep_series = [(display_name(ex), charts.color_of(ex), reps[ex]) for ex in exercises if not is_hold(ex) and ex in reps]
     hold_values = [sum(hold[ex][i] for ex in hold if is_hold(ex)) for i in range(days)]
     session_rows = []
     for s in sessions:

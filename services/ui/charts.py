@@ -1,20 +1,22 @@
 """Small hand-written SVG charts (bars, stacked bars, horizontal bars, lines): no scripts, nothing fetched."""
 from __future__ import annotations
 
-import logging
 import math
 from html import escape
 
-logger = logging.getLogger(__name__)
+from common.exercises import CATALOGUE, NONE
 
-EXERCISE_COLORS = {"squat": "#3b6ef5", "push_up": "#f08a24", "jumping_jack": "#1fa463", "crunch": "#8e4fd6",
-                   "lunge": "#e0474c", "plank": "#1aa3c4", "none": "#9aa4b2"}
+
+NONE_COLOR = "#9aa4b2"
 FALLBACK_COLORS = ["#3b6ef5", "#f08a24", "#1fa463", "#8e4fd6", "#e0474c", "#1aa3c4"]
 FONT = 'font-family="system-ui, sans-serif"'
 
 
 def color_of(exercise: str, index: int = 0) -> str:
-    return EXERCISE_COLORS.get(exercise, FALLBACK_COLORS[index % len(FALLBACK_COLORS)])
+    entry = CATALOGUE.get(exercise)
+    if entry is not None:
+        return entry.colour
+    return NONE_COLOR if exercise == NONE else FALLBACK_COLORS[index % len(FALLBACK_COLORS)]
 
 
 def nice_ticks(top: float, count: int = 4) -> list[float]:
