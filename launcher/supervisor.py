@@ -16,12 +16,11 @@ import zmq
 from common import bus as busmod
 from common.config import PROJECT_ROOT, Settings
 from common.messages import Heartbeat
+from common.topology import SERVICE_NAMES, SERVICES
 from launcher.health import HealthMonitor
 
 logger = logging.getLogger(__name__)
 
-# Order of shutdown: sources first (no new frames), sinks last (they finish writing what is in flight).
-SHUTDOWN_ORDER = ["capture", "broker", "pose", "classifier", "coach", "speech", "ui"]
 
 
 @dataclass
@@ -50,16 +49,13 @@ class _Managed:
 
 def pipeline_specs(settings: Settings, pose_workers: int, with_capture=True, with_speech=True,
                    with_ui=True) -> list[ServiceSpec]:
+    """The processes of one system, from the one list of services (common.topology)."""
+    left_out = {name for name, keep in (("capture", with_capture), ("speech", with_speech), ("ui", with_ui))
+                if not keep}
     specs = []
-    if with_capture:
-        specs.append(ServiceSpec("capture", "services.capture"))
-    specs.append(ServiceSpec("broker", "services.pose.broker"))
-    specs += [ServiceSpec("pose", "services.pose") for _ in range(pose_workers)]
-    specs += [ServiceSpec("classifier", "services.classifier"), ServiceSpec("coach", "services.coach")]
-    if with_speech:
-        specs.append(ServiceSpec("speech", "services.speech"))
-    if with_ui:
-        specs.append(ServiceSpec("ui", "services.ui"))
+    for info in SERVICES:
+        if info.name not in left_out:
+            specs += [ServiceSpec(info.name, info.module) for _ in range(pose_workers if info.scalable else 1)]
     return specs
 
 
@@ -207,7 +203,7 @@ class Supervisor:
 
     def stop_all(self, timeout_s: float = 5.0) -> None:
         with self._lock:
-            for name in SHUTDOWN_ORDER + sorted({m.spec.name for m in self.managed} - set(SHUTDOWN_ORDER)):
+            for name in SERVICE_NAMES + tuple(sorted({m.spec.name for m in self.managed} - set(SERVICE_NAMES))):
                 procs = [m.proc for m in self.managed if m.spec.name == name and m.proc and m.proc.poll() is None]
                 for p in procs:
                     p.send_signal(signal.SIGTERM)

@@ -5,7 +5,7 @@ import re
 import yaml
 
 from common.config import PROJECT_ROOT, Settings
-from launcher.supervisor import pipeline_specs
+from common.topology import MONITOR, SERVICES as PIPELINE
 
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
@@ -23,12 +23,13 @@ def _bound_by():
     return out
 
 
-def test_every_service_of_up_is_a_compose_service_with_its_module():
-    modules = {spec.module for spec in pipeline_specs(Settings(), 1)}
-    commands = {" ".join(s["command"]) for s in SERVICES.values()}
-    for module in modules:
-        assert f"python -m {module}" in commands, module
-    assert "fitness-trainer monitor" in commands
+def test_compose_runs_exactly_the_services_of_the_topology_each_with_its_module():
+    assert set(SERVICES) == {s.name for s in PIPELINE} | {MONITOR}
+    for info in PIPELINE:
+        assert SERVICES[info.name]["command"] == ["python", "-m", info.module], info.name
+        # Only scalable services may run as several replicas.
+        assert ("replicas" in SERVICES[info.name].get("deploy", {})) == info.scalable, info.name
+    assert SERVICES[MONITOR]["command"] == ["fitness-trainer", "monitor"]
     assert SERVICES["pose"]["deploy"]["replicas"] >= 2
 
 

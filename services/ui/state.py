@@ -1,21 +1,19 @@
 """Live state of every session, reduced from bus messages into what the pages show (pure: no sockets, no clock)."""
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from common.exercises import CAMERA_ADVICE, DISPLAY_NAMES, NONE, is_hold
+from common.exercises import CATALOGUE, NONE, display_name, is_hold
 from common.features import NUM_LANDMARKS
 from common.messages import (Classification, CoachUpdate, Cue, EndOfStream, Frame, HealthReport, Message,
                              SessionSummary)
+from common.topology import SERVICE_NAMES
 
-logger = logging.getLogger(__name__)
+GENERAL_ADVICE = "Stand back so your whole body is in view."
 
-# The services of a whole system, in pipeline order (see launcher.supervisor.pipeline_specs).
-PIPELINE = ("capture", "broker", "pose", "classifier", "coach", "speech", "ui")
 # A session with no message for this long is shown as idle (its source may have died without an end).
 IDLE_AFTER_S = 20.0
 # Idle or ended sessions are forgotten after this long, so the instructor grid does not grow forever.
@@ -59,7 +57,7 @@ class SessionView:
     form_score: float | None = None
     setup: list = field(default_factory=list)
     body_visible: bool = False
-    event: str = ""
+    events: list = field(default_factory=list)
     last_cue: str = ""
     last_correction: str = ""
     summary: dict | None = None
@@ -80,8 +78,8 @@ def coach_view(view: SessionView) -> dict:
     return {
         "session": view.session, "source": view.source, "live": view.live, "ended": view.ended,
         "idle": view.idle, "started": view.started, "last_seen": view.last_seen,
-        "exercise": view.exercise, "exercise_name": DISPLAY_NAMES.get(view.exercise, view.exercise),
-        "phase": view.phase, "current": current, "current_name": DISPLAY_NAMES.get(current, current),
+        "exercise": view.exercise, "exercise_name": display_name(view.exercise),
+        "phase": view.phase, "current": current, "current_name": display_name(current),
         "is_hold": hold,
         "count": int(view.reps.get(current, 0)) if not hold else 0,
         "hold_s": round(float(view.hold_seconds.get(current, 0.0)), 1) if hold else 0.0,
@@ -89,9 +87,9 @@ def coach_view(view: SessionView) -> dict:
         "hold_seconds": {k: round(float(v), 1) for k, v in view.hold_seconds.items()},
         "set_number": view.set_number, "reps_in_set": view.reps_in_set, "holding": view.holding,
         "cues": list(view.cues), "form_score": None if view.form_score is None else round(view.form_score),
-        "setup": list(view.setup), "body_visible": view.body_visible, "event": view.event,
+        "setup": list(view.setup), "body_visible": view.body_visible, "events": list(view.events),
         "last_cue": view.last_cue, "last_correction": view.last_correction,
-        "advice": CAMERA_ADVICE.get(current, "Stand back so your whole body is in view."),
+        "advice": CATALOGUE[current].camera_advice if current in CATALOGUE else GENERAL_ADVICE,
         "has_video": view.frames > 0, "width": view.width, "height": view.height,
     }
 
@@ -201,13 +199,13 @@ class LiveState:
         view.cues, view.setup, view.body_visible = list(msg.cues), list(msg.setup), msg.body_visible
         if msg.form_score is not None and math.isfinite(msg.form_score):
             view.form_score = msg.form_score
-        view.event = msg.event
+        view.events = list(msg.events)
         if msg.cues:
             view.last_correction = str(msg.cues[0])
         shown = coach_view(view)
         # The coach speaks after every frame; the pages only need to hear when something they show changed.
         comparable = {k: v for k, v in shown.items() if k not in ("last_seen",)}
-        if self._last_coach.get(view.session) == comparable and not msg.event:
+        if self._last_coach.get(view.session) == comparable and not msg.events:
             return []
         self._last_coach[view.session] = comparable
         return [Event("coach", shown, view.session)]
@@ -263,6 +261,6 @@ class LiveState:
             # A service that never managed to heartbeat (crashing at start) is absent from the report: say so.
             reported = {s["service"] for s in services}
             services += [{"service": name, "instance": "", "alive": False, "age_s": None, "restarts": 0,
-                          "pid": None, "stats": {}, "missing": True} for name in PIPELINE if name not in reported]
+                          "pid": None, "stats": {}, "missing": True} for name in SERVICE_NAMES if name not in reported]
         return {"services": services, "report_age_s": None if not received else round(now - received, 1),
                 "all_alive": bool(services) and all(s["alive"] for s in services)}

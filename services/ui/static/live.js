@@ -135,7 +135,7 @@ const FT = (() => {
       g.age = Math.max(g.age, s.age_s || 0);
       groups.set(s.service, g);
     }
-    const order = ["capture", "broker", "pose", "classifier", "coach", "speech", "ui"];
+    const order = cfg.services || [];
     const rank = (name) => (order.indexOf(name) + order.length + 1) % (order.length + 1);  // unknown ones last
     for (const g of [...groups.values()].sort((a, b) => rank(a.name) - rank(b.name))) {
       const li = document.createElement("li");

@@ -1,0 +1,32 @@
+"""The live services of the pipeline, in one list: `up`, the health panel and docker-compose.yml follow it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    name: str          # as in heartbeats, logs and the health panel
+    module: str        # started as `python -m <module>`
+    role: str          # one line for people reading the health panel or the docs
+    scalable: bool     # any number of instances may run side by side
+
+
+# Pipeline order, which is also the order of a clean stop: sources first (no new frames), sinks last (they
+# finish writing what is in flight).
+SERVICES: tuple[ServiceInfo, ...] = (
+    ServiceInfo("capture", "services.capture", "frames from a file, a camera or the browser", False),
+    ServiceInfo("broker", "services.pose.broker", "hands frames to idle pose workers", False),
+    ServiceInfo("pose", "services.pose", "BlazePose workers", True),
+    ServiceInfo("classifier", "services.classifier", "exercise and phase of every frame", False),
+    ServiceInfo("coach", "services.coach", "reps, holds, form cues, sets and the workout history", False),
+    ServiceInfo("speech", "services.speech", "spoken cues", False),
+    ServiceInfo("ui", "services.ui", "web pages for trainees, instructors and analytics", False),
+)
+SERVICE_NAMES = tuple(s.name for s in SERVICES)
+# The health channel: in `up` the supervisor plays it; in containers `fitness-trainer monitor` does.
+MONITOR = "monitor"
+
+
+def service(name: str) -> ServiceInfo:
+    return next(s for s in SERVICES if s.name == name)
