@@ -1,9 +1,15 @@
-"""Workout history in SQLite, written as it happens (WAL, one connection per thread).
+"""Workout history: one SQLite file, written by the coach as it happens, read by the UI (and offline tools).
 
-Writer API (the coach): start_session, session_known, session_totals, end_session, open_set, close_set,
-record_rep (rep row + its set's count in one transaction), start_hold / update_hold, record_cue.
+A shared store with one writing service (docs/PROTOCOL.md, "Shared store"): `HistoryWriter` is opened only
+by coach processes; everybody else opens a `HistoryReader`, whose connection is read-only at the SQLite
+level. WAL journaling lets readers see a consistent snapshot while the coach writes.
 
-Reader API (the UI), all returning plain JSON-serialisable dicts and lists:
+Writer API (HistoryWriter; the coach): start_session, end_session, open_set, close_set, record_rep (the rep row
+and its set's count in one transaction), start_hold / update_hold / delete_hold, record_cue.
+
+Reader API (HistoryReader; also on the writer), all returning plain JSON-serialisable values:
+  session_known(session_id) -> bool
+  session_totals(session_id) -> {exercise: {reps, hold_seconds, sets}}   (what a restarted coach resumes from)
   list_sessions(limit=100) -> [{id, started_at, ended_at, source, totals: {exercise: {reps, hold_seconds}}}]
   session_report(session_id) -> {id, started_at, ended_at, source, total_time_s, active_time_s, intensity,
       sets: [{exercise, number, started_at, ended_at, reps, hold_seconds}],
@@ -11,12 +17,11 @@ Reader API (the UI), all returning plain JSON-serialisable dicts and lists:
       cue_counts: {text: n}, totals: {exercise: {reps, hold_seconds, sets}}, insights: [str]}
       (None when the session is unknown)
   history(days=30) -> [{date, exercise, reps, hold_seconds, sessions}]   (date = local day the session began)
-Times are seconds since the epoch.
+A reader of a file that does not exist yet sees an empty history. Times are seconds since the epoch.
 """
 from __future__ import annotations
 
 import json
-import logging
 import sqlite3
 import threading
 import time
@@ -24,7 +29,6 @@ from pathlib import Path
 
 from common.insights import insights
 
-logger = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, started_at REAL, ended_at REAL, source TEXT);
@@ -44,25 +48,32 @@ CREATE INDEX IF NOT EXISTS sessions_by_start ON sessions(started_at);
 """
 
 
-class WorkoutStore:
-    """One SQLite file shared by the coach (writer) and the UI (reader), each thread with its own connection."""
+class HistoryReader:
+    """Read-only access to the history file, each thread with its own connection."""
+
+    writable = False
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._conn().executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        # mode=ro: the UI can never write, whatever a bug or a crafted request would make it do.
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10.0)
+        conn.execute("PRAGMA query_only=1")
+        return conn
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=10.0)
+            conn = self._connect()
             conn.row_factory = sqlite3.Row
-            # WAL: the UI reads while the coach writes; NORMAL sync still survives a crash of the process.
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
         return conn
+
+    def _absent(self) -> bool:
+        """Nothing written yet (the coach has not started): an empty history, not an error."""
+        return not self.writable and not self.path.exists()
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -70,9 +81,106 @@ class WorkoutStore:
             conn.close()
             self._local.conn = None
 
-    # ------------------------------------------------------------------ writing
+    # ------------------------------------------------------------------ reading
     def session_known(self, session_id: str) -> bool:
+        if self._absent():
+            return False
         return self._conn().execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is not None
+
+    def session_totals(self, session_id: str) -> dict[str, dict]:
+        """{exercise: {reps, hold_seconds, sets}} so far: what a restarted coach resumes from."""
+        totals: dict[str, dict] = {}
+        if self._absent():
+            return totals
+        for row in self._conn().execute(
+                "SELECT exercise, SUM(reps) AS reps, SUM(hold_seconds) AS hold, COUNT(*) AS n, MAX(number) AS top "
+                "FROM sets WHERE session_id = ? GROUP BY exercise", (session_id,)):
+            totals[row["exercise"]] = {"reps": int(row["reps"] or 0), "hold_seconds": float(row["hold"] or 0.0),
+                                       "sets": int(row["top"] or row["n"])}
+        return totals
+
+    def list_sessions(self, limit: int = 100) -> list[dict]:
+        if self._absent():
+            return []
+        conn = self._conn()
+        rows = conn.execute("SELECT * FROM sessions ORDER BY started_at DESC LIMIT ?", (int(limit),)).fetchall()
+        out = []
+        for row in rows:
+            totals = {ex: {"reps": t["reps"], "hold_seconds": round(t["hold_seconds"], 2)}
+                      for ex, t in self.session_totals(row["id"]).items()}
+            out.append({"id": row["id"], "started_at": row["started_at"], "ended_at": row["ended_at"],
+                        "source": row["source"], "totals": totals})
+        return out
+
+    def session_report(self, session_id: str) -> dict | None:
+        if self._absent():
+            return None
+        conn = self._conn()
+        head = conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if head is None:
+            return None
+        sets = [{"exercise": r["exercise"], "number": r["number"], "started_at": r["started_at"],
+                 "ended_at": r["ended_at"], "reps": r["reps"], "hold_seconds": round(r["hold_seconds"] or 0.0, 2)}
+                for r in conn.execute("SELECT * FROM sets WHERE session_id = ? ORDER BY started_at, id",
+                                      (session_id,))]
+        reps = [{"exercise": r["exercise"], "number": r["number"], "ts": r["ts"], "duration_s": r["duration_s"],
+                 "range_of_motion": r["range_of_motion"], "form_score": r["form_score"],
+                 "cues": json.loads(r["cues"] or "[]"), "set_id": r["set_id"]}
+                for r in conn.execute("SELECT * FROM reps WHERE session_id = ? ORDER BY ts, id", (session_id,))]
+        cue_counts: dict[str, int] = {}
+        for r in conn.execute("SELECT text, COUNT(*) AS n FROM cue_events WHERE session_id = ? AND kind = 'form' "
+                              "GROUP BY text ORDER BY n DESC", (session_id,)):
+            cue_counts[r["text"]] = int(r["n"])
+        totals = self.session_totals(session_id)
+        for t in totals.values():
+            t["hold_seconds"] = round(t["hold_seconds"], 2)
+        last = max([head["started_at"] or 0.0] + [s["ended_at"] or 0.0 for s in sets] + [r["ts"] for r in reps])
+        ended = head["ended_at"] if head["ended_at"] is not None else last
+        total_time = max(0.0, (ended or 0.0) - (head["started_at"] or 0.0))
+        active_time = sum(max(0.0, (s["ended_at"] or s["started_at"]) - s["started_at"]) for s in sets)
+        set_ids = {r["id"]: i for i, r in enumerate(conn.execute(
+            "SELECT id FROM sets WHERE session_id = ? ORDER BY started_at, id", (session_id,)))}
+        for rep in reps:  # which set (by position in `sets`) a rep belongs to, for the insights
+            rep["set_index"] = set_ids.get(rep.pop("set_id"))
+        report = {"id": head["id"], "started_at": head["started_at"], "ended_at": head["ended_at"],
+                  "source": head["source"], "total_time_s": round(total_time, 2),
+                  "active_time_s": round(active_time, 2),
+                  "intensity": round(min(1.0, active_time / total_time), 3) if total_time > 0 else 0.0,
+                  "sets": sets, "reps": reps, "cue_counts": cue_counts, "totals": totals}
+        report["insights"] = insights(sets, reps, cue_counts)
+        for rep in reps:
+            rep.pop("set_index", None)
+        return report
+
+    def history(self, days: int = 30, now: float | None = None) -> list[dict]:
+        if self._absent():
+            return []
+        since = (time.time() if now is None else now) - days * 86400.0
+        rows = self._conn().execute(
+            "SELECT date(s.started_at, 'unixepoch', 'localtime') AS day, st.exercise AS exercise, "
+            "SUM(st.reps) AS reps, SUM(st.hold_seconds) AS hold, COUNT(DISTINCT s.id) AS sessions "
+            "FROM sessions s JOIN sets st ON st.session_id = s.id WHERE s.started_at >= ? "
+            "GROUP BY day, st.exercise ORDER BY day, st.exercise", (since,)).fetchall()
+        return [{"date": r["day"], "exercise": r["exercise"], "reps": int(r["reps"] or 0),
+                 "hold_seconds": round(float(r["hold"] or 0.0), 2), "sessions": int(r["sessions"])} for r in rows]
+
+
+class HistoryWriter(HistoryReader):
+    """The coach's access: creates the file and its tables, and writes every rep, set, hold and cue at once."""
+
+    writable = True
+
+    def __init__(self, path: str | Path):
+        super().__init__(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn().executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=10.0)
+        # WAL: the UI reads while the coach writes; NORMAL sync still survives a crash of the process.
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
 
     def start_session(self, session_id: str, started_at: float, source: str = "") -> None:
         with self._conn() as conn:
@@ -132,73 +240,3 @@ class WorkoutStore:
         with self._conn() as conn:
             conn.execute("INSERT INTO cue_events (session_id, ts, exercise, kind, text) VALUES (?, ?, ?, ?, ?)",
                          (session_id, ts, exercise, kind, text))
-
-    def session_totals(self, session_id: str) -> dict[str, dict]:
-        """{exercise: {reps, hold_seconds, sets}} so far: what a restarted coach resumes from."""
-        totals: dict[str, dict] = {}
-        for row in self._conn().execute(
-                "SELECT exercise, SUM(reps) AS reps, SUM(hold_seconds) AS hold, COUNT(*) AS n, MAX(number) AS top "
-                "FROM sets WHERE session_id = ? GROUP BY exercise", (session_id,)):
-            totals[row["exercise"]] = {"reps": int(row["reps"] or 0), "hold_seconds": float(row["hold"] or 0.0),
-                                       "sets": int(row["top"] or row["n"])}
-        return totals
-
-    # ------------------------------------------------------------------ reading
-    def list_sessions(self, limit: int = 100) -> list[dict]:
-        conn = self._conn()
-        rows = conn.execute("SELECT * FROM sessions ORDER BY started_at DESC LIMIT ?", (int(limit),)).fetchall()
-        out = []
-        for row in rows:
-            totals = {ex: {"reps": t["reps"], "hold_seconds": round(t["hold_seconds"], 2)}
-                      for ex, t in self.session_totals(row["id"]).items()}
-            out.append({"id": row["id"], "started_at": row["started_at"], "ended_at": row["ended_at"],
-                        "source": row["source"], "totals": totals})
-        return out
-
-    def session_report(self, session_id: str) -> dict | None:
-        conn = self._conn()
-        head = conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        if head is None:
-            return None
-        sets = [{"exercise": r["exercise"], "number": r["number"], "started_at": r["started_at"],
-                 "ended_at": r["ended_at"], "reps": r["reps"], "hold_seconds": round(r["hold_seconds"] or 0.0, 2)}
-                for r in conn.execute("SELECT * FROM sets WHERE session_id = ? ORDER BY started_at, id",
-                                      (session_id,))]
-        reps = [{"exercise": r["exercise"], "number": r["number"], "ts": r["ts"], "duration_s": r["duration_s"],
-                 "range_of_motion": r["range_of_motion"], "form_score": r["form_score"],
-                 "cues": json.loads(r["cues"] or "[]"), "set_id": r["set_id"]}
-                for r in conn.execute("SELECT * FROM reps WHERE session_id = ? ORDER BY ts, id", (session_id,))]
-        cue_counts: dict[str, int] = {}
-        for r in conn.execute("SELECT text, COUNT(*) AS n FROM cue_events WHERE session_id = ? AND kind = 'form' "
-                              "GROUP BY text ORDER BY n DESC", (session_id,)):
-            cue_counts[r["text"]] = int(r["n"])
-        totals = self.session_totals(session_id)
-        for t in totals.values():
-            t["hold_seconds"] = round(t["hold_seconds"], 2)
-        last = max([head["started_at"] or 0.0] + [s["ended_at"] or 0.0 for s in sets] + [r["ts"] for r in reps])
-        ended = head["ended_at"] if head["ended_at"] is not None else last
-        total_time = max(0.0, (ended or 0.0) - (head["started_at"] or 0.0))
-        active_time = sum(max(0.0, (s["ended_at"] or s["started_at"]) - s["started_at"]) for s in sets)
-        set_ids = {r["id"]: i for i, r in enumerate(conn.execute(
-            "SELECT id FROM sets WHERE session_id = ? ORDER BY started_at, id", (session_id,)))}
-        for rep in reps:  # which set (by position in `sets`) a rep belongs to, for the insights
-            rep["set_index"] = set_ids.get(rep.pop("set_id"))
-        report = {"id": head["id"], "started_at": head["started_at"], "ended_at": head["ended_at"],
-                  "source": head["source"], "total_time_s": round(total_time, 2),
-                  "active_time_s": round(active_time, 2),
-                  "intensity": round(min(1.0, active_time / total_time), 3) if total_time > 0 else 0.0,
-                  "sets": sets, "reps": reps, "cue_counts": cue_counts, "totals": totals}
-        report["insights"] = insights(sets, reps, cue_counts)
-        for rep in reps:
-            rep.pop("set_index", None)
-        return report
-
-    def history(self, days: int = 30, now: float | None = None) -> list[dict]:
-        since = (time.time() if now is None else now) - days * 86400.0
-        rows = self._conn().execute(
-            "SELECT date(s.started_at, 'unixepoch', 'localtime') AS day, st.exercise AS exercise, "
-            "SUM(st.reps) AS reps, SUM(st.hold_seconds) AS hold, COUNT(DISTINCT s.id) AS sessions "
-            "FROM sessions s JOIN sets st ON st.session_id = s.id WHERE s.started_at >= ? "
-            "GROUP BY day, st.exercise ORDER BY day, st.exercise", (since,)).fetchall()
-        return [{"date": r["day"], "exercise": r["exercise"], "reps": int(r["reps"] or 0),
-                 "hold_seconds": round(float(r["hold"] or 0.0), 2), "sessions": int(r["sessions"])} for r in rows]

@@ -1,7 +1,6 @@
 """Per-stage costs measured in-process (no sockets): messages, JPEG, pose, features, classifier, coach."""
 from __future__ import annotations
 
-import logging
 import time
 from typing import Callable, Iterable
 
@@ -13,8 +12,6 @@ from common.features import features
 from common.messages import Classification, CoachUpdate, Frame, PoseResult
 from services.capture.frames import prepare
 from services.pose.estimator import PoseEstimator, decode_jpeg, lighting
-
-logger = logging.getLogger(__name__)
 
 
 def time_calls(fn: Callable[[], object], repeat: int, clock: Callable[[], float] = time.perf_counter) -> list[float]:
@@ -91,12 +88,6 @@ def message_codec(jpeg: bytes, landmarks: np.ndarray, repeat: int = 2000) -> dic
     return out
 
 
-def features_only(landmarks: np.ndarray, aspect: float) -> list[float]:
-    """The 32 features of one frame at a time (what the classifier computes per frame)."""
-    rows = [lm for lm in landmarks if np.isfinite(lm).all()]
-    return [ms for lm in rows for ms in time_calls(lambda: features(lm, aspect), 1)]
-
-
 def pose_messages(clip, session: str = "bench") -> list[PoseResult]:
     """The PoseResult messages a worker would have sent for a clip's cached landmarks."""
     out = []
@@ -121,12 +112,12 @@ def classify_and_coach(clip, models_dir: str, db_path: str, settings, passes: in
     from services.classifier.processor import ClassifierProcessor
     from services.classifier.session import SessionClassifier
     from services.coach.processor import CoachProcessor
-    from common.history import WorkoutStore
+    from common.history import HistoryWriter
 
     cascade = Cascade.load(models_dir)
     classifier = ClassifierProcessor(partial(SessionClassifier, cascade, window=settings.vote_window),
                                      reorder_timeout_s=settings.reorder_timeout_s)
-    store = WorkoutStore(db_path)
+    store = HistoryWriter(db_path)
     coach = CoachProcessor(store, settings)
     out: dict[str, list[float]] = {"features": [], "cascade": [], "classifier": [], "coach": [],
                                    "features_classify_coach": [], "features_classify_coach_cpu": []}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.config import PROJECT_ROOT, Settings
+from common.config import Settings
 from common.features import FEATURE_NAMES
 from services.classifier.cascade import LEVEL1_FILE, LEVEL2_FILE, METADATA_FILE, Cascade
 from offline import dataset, train_data, train_models
@@ -56,35 +56,30 @@ def clip_rows(cascade: Cascade, names: list[str], labels: dict, held: bool = Fal
     """Each clip through the session classifier and the coach, as `offline.coach_eval` scores it."""
     from offline.coach_eval import CLIPS_DIR, model_stream, run_clip
     from services.coach.processor import CoachProcessor
-    from common.history import WorkoutStore
-    from offline.evaluate import prediction
+    from common.history import HistoryWriter
+    from offline.evaluate import clip_row
     from offline.landmark_cache import extract
     settings = Settings()
     out = []
     with tempfile.TemporaryDirectory(prefix="train-cv-") as tmp:
-        processor = CoachProcessor(WorkoutStore(Path(tmp) / "cv.sqlite3"), settings)
+        processor = CoachProcessor(HistoryWriter(Path(tmp) / "cv.sqlite3"), settings)
         for name in names:
-            lab = labels[name]
             clip = extract(CLIPS_DIR / name)
             summary, _ = run_clip(processor, name, clip, model_stream(clip, cascade, settings.vote_window))
-            pred, reps, hold = prediction(summary)
-            out.append({"file": name, "exercise_true": lab["exercise"], "exercise_pred": pred,
-                        "reps_true": lab["reps"], "reps_pred": reps, "hold_true": lab["hold_seconds"],
-                        "hold_pred": round(hold, 2), "held_out": held})
+            out.append({**clip_row(labels[name], summary), "held_out": held})
     return out
 
 
 def out_of_fold(data_dir: Path, models_dir: Path, n_folds: int = 5, seed: int = SEED, n_jobs: int = 2) -> dict:
     """Per-clip out-of-fold results of the training clips, with their overall score."""
-    from offline.evaluate import read_labels, score
-    labels = read_labels(data_dir / "clips" / "labels.csv")
+    from offline.evaluate import score
+    labels = {label.file: label for label in dataset.read_labels(data_dir)}
     split = dataset.read_split(models_dir)
     if split is None:
         raise FileNotFoundError(f"no {models_dir / dataset.SPLIT_FILE}: build the models first")
     train_clips = [c for c in split["train"] if c in labels]
-    exercise_of = {c: labels[c]["exercise"] for c in train_clips}
-    infos = dataset.read_labels(data_dir)
-    sets, _ = dataset.load_all(data_dir, infos)
+    exercise_of = {c: labels[c].exercise for c in train_clips}
+    sets, _ = dataset.load_all(data_dir, list(labels.values()))
     held = {f"clip:{f}" for f in split["held_out"]}
     rows = []
     with tempfile.TemporaryDirectory(prefix="train-cv-models-") as tmp:
@@ -102,7 +97,7 @@ def out_of_fold(data_dir: Path, models_dir: Path, n_folds: int = 5, seed: int = 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m offline.train_cv", description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", default=str(PROJECT_ROOT.parent / "shared" / "data"))
+    parser.add_argument("--data-dir", default=Settings.from_env().data_dir)
     parser.add_argument("--models-dir", default=Settings().models_dir, help="where split.json and metadata.json are")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2)

@@ -8,7 +8,7 @@ from common.config import Settings
 from common.messages import (Classification, CoachUpdate, Cue, EndOfStream, FrameSkipped, Heartbeat,
                              SessionSummary)
 from services.coach.processor import CoachProcessor
-from common.history import WorkoutStore
+from common.history import HistoryWriter
 from tests.test_coach_poses import PLANK_GOOD, PLANK_HIPS_LOW, SQUAT_DOWN, SQUAT_UP, side_pose
 
 FPS = 30.0
@@ -32,7 +32,7 @@ class Stream:
         for _ in range(n):
             self.messages.append(Classification(
                 session=self.session, seq=self.seq, ts_capture=self.seq / FPS, ts_sent=1_760_000_000.0,
-                width=640, height=640, landmarks=landmarks, exercise=exercise, phase=phase,
+                width=640, height=640, landmarks=landmarks, exercise=exercise, phase=phase, live=False,
                 exercise_conf=0.9, phase_conf=0.9, raw_exercise=exercise))
             self.seq += 1
         return self
@@ -64,7 +64,7 @@ def run(processor: CoachProcessor, stream: Stream) -> list:
 
 @pytest.fixture
 def store(tmp_path):
-    return WorkoutStore(tmp_path / "w.sqlite3")
+    return HistoryWriter(tmp_path / "w.sqlite3")
 
 
 def test_squat_session_end_to_end(store):
@@ -75,12 +75,12 @@ def test_squat_session_end_to_end(store):
     out = run(processor, stream)
     updates = [m for m in out if isinstance(m, CoachUpdate)]
     assert len(updates) == stream.seq   # one update per classified frame
-    reps = [u for u in updates if "rep" in u.event.split(",")]
+    reps = [u for u in updates if "rep" in u.events]
     assert [u.reps["squat"] for u in reps] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert [u.set_number for u in reps] == [1] * 5 + [2] * 3
     assert [u.reps_in_set for u in reps] == [1, 2, 3, 4, 5, 1, 2, 3]
     assert all(u.body_visible for u in reps) and all(u.form_score == 100.0 for u in reps)
-    assert sum(1 for u in updates if u.event == "set_end") == 1
+    assert sum(1 for u in updates if "set_end" in u.events) == 1
     said = [m.text for m in out if isinstance(m, Cue)]
     assert said == ["1", "2", "3", "4", "5", "Set 1 done: 5 squats", "6", "7", "8", "Set 2 done: 3 squats"]
     summary = out[-1]
@@ -118,7 +118,7 @@ def test_no_counting_while_the_body_is_not_visible(store):
         stream.frames(15, "squat", "end", b"").frames(15, "squat", "start", b"")
     stream.frames(60, "squat", "start", b"").end()
     out = run(processor, stream)
-    assert not any("rep" in m.event for m in out if isinstance(m, CoachUpdate))
+    assert not any("rep" in m.events for m in out if isinstance(m, CoachUpdate))
     setup = [m for m in out if isinstance(m, Cue) and m.kind == "setup"]
     assert setup and setup[0].text.startswith("Step into the picture")
     last_update = [m for m in out if isinstance(m, CoachUpdate)][-1]
@@ -141,7 +141,7 @@ def test_plank_hold_milestones_and_form(store):
               .frames(int(3 * FPS), "plank", "", sagging).frames(60, "none", "", good).end())
     out = run(processor, stream)
     updates = [m for m in out if isinstance(m, CoachUpdate)]
-    assert [u.event for u in updates if u.event == "hold_milestone"] == ["hold_milestone"]
+    assert [u.events for u in updates if "hold_milestone" in u.events] == [["hold_milestone"]]
     assert any(u.holding for u in updates)
     said = [m.text for m in out if isinstance(m, Cue)]
     assert "10 seconds" in said and "Lift your hips, don't let them sag" in said
@@ -162,7 +162,7 @@ def test_restart_resumes_the_session_from_the_store(store):
     stream = Stream()
     stream.seq = 200
     out = run(second, stream.frames(20, "squat", "start", squat_frame(0.0)).squats(2).end())
-    reps = [m.reps["squat"] for m in out if isinstance(m, CoachUpdate) and "rep" in m.event]
+    reps = [m.reps["squat"] for m in out if isinstance(m, CoachUpdate) and "rep" in m.events]
     assert reps == [5, 6]
     assert out[-1].summary["totals"] == {"squat": {"reps": 6, "hold_seconds": 0.0}}
     assert store.session_totals("s1")["squat"]["reps"] == 6

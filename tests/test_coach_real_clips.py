@@ -9,7 +9,7 @@ import pytest
 from common.config import Settings
 from offline.coach_eval import CLIPS_DIR, model_stream, run_clip
 from services.coach.processor import CoachProcessor
-from common.history import WorkoutStore
+from common.history import HistoryWriter
 
 MODELS = Path(Settings().models_dir)
 pytestmark = [
@@ -38,7 +38,7 @@ def test_clip_counts_match_the_label(cascade, name, exercise, reps, hold):
     from offline.landmark_cache import extract
     clip = extract(CLIPS_DIR / name)   # cached landmarks when present (~20 ms per frame otherwise)
     with tempfile.TemporaryDirectory() as tmp:
-        processor = CoachProcessor(WorkoutStore(Path(tmp) / "w.sqlite3"), Settings())
+        processor = CoachProcessor(HistoryWriter(Path(tmp) / "w.sqlite3"), Settings())
         summary, _ = run_clip(processor, name, clip, model_stream(clip, cascade, Settings().vote_window))
     totals = summary["totals"]
     if exercise == "other":

@@ -7,13 +7,13 @@ import threading
 
 import pytest
 
-from common.history import WorkoutStore
+from common.history import HistoryWriter
 
 DAY = 86400.0
 T0 = 1_760_000_000.0   # a fixed epoch time (2025-10-09)
 
 
-def write_session(store: WorkoutStore, session: str = "s1", t0: float = T0) -> None:
+def write_session(store: HistoryWriter, session: str = "s1", t0: float = T0) -> None:
     store.start_session(session, t0, "live")
     first = store.open_set(session, "squat", 1, t0 + 1)
     for n in range(1, 6):
@@ -36,7 +36,7 @@ def write_session(store: WorkoutStore, session: str = "s1", t0: float = T0) -> N
 
 def test_schema_and_wal(tmp_path):
     path = tmp_path / "deep" / "dir" / "w.sqlite3"
-    WorkoutStore(path)
+    HistoryWriter(path)
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -48,7 +48,7 @@ def test_schema_and_wal(tmp_path):
 
 def test_every_rep_is_committed_at_once(tmp_path):
     path = tmp_path / "w.sqlite3"
-    store = WorkoutStore(path)
+    store = HistoryWriter(path)
     store.start_session("s1", T0, "live")
     set_id = store.open_set("s1", "push_up", 1, T0)
     store.record_rep("s1", set_id, "push_up", 1, T0 + 2, 1.2, 80.0, 100.0, [])
@@ -60,17 +60,17 @@ def test_every_rep_is_committed_at_once(tmp_path):
 
 def test_reopen_and_resume_totals(tmp_path):
     path = tmp_path / "w.sqlite3"
-    store = WorkoutStore(path)
+    store = HistoryWriter(path)
     write_session(store)
     store.close()
-    again = WorkoutStore(path)
+    again = HistoryWriter(path)
     assert again.session_known("s1") and not again.session_known("nope")
     assert again.session_totals("s1") == {"squat": {"reps": 10, "hold_seconds": 0.0, "sets": 2},
                                           "plank": {"reps": 0, "hold_seconds": 31.5, "sets": 1}}
 
 
 def test_session_report_shape_and_insights(tmp_path):
-    store = WorkoutStore(tmp_path / "w.sqlite3")
+    store = HistoryWriter(tmp_path / "w.sqlite3")
     write_session(store)
     report = store.session_report("s1")
     json.dumps(report)   # plain data for the UI
@@ -94,7 +94,7 @@ def test_session_report_shape_and_insights(tmp_path):
 
 
 def test_list_sessions_and_history(tmp_path):
-    store = WorkoutStore(tmp_path / "w.sqlite3")
+    store = HistoryWriter(tmp_path / "w.sqlite3")
     write_session(store, "old", T0 - 40 * DAY)
     write_session(store, "a", T0 - DAY)
     write_session(store, "b", T0)
@@ -109,7 +109,7 @@ def test_list_sessions_and_history(tmp_path):
 
 
 def test_one_connection_per_thread(tmp_path):
-    store = WorkoutStore(tmp_path / "w.sqlite3")
+    store = HistoryWriter(tmp_path / "w.sqlite3")
     write_session(store)
     seen = []
 

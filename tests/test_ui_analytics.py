@@ -1,4 +1,4 @@
-"""Analytics pages and exports over a real WorkoutStore, plus the SVG charts and the words they are built from."""
+"""Analytics pages and exports over a real HistoryWriter, plus the SVG charts and the words they are built from."""
 import csv
 import io
 import re
@@ -8,11 +8,10 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from common.config import Settings
+from common.history import HistoryWriter
 from services.ui import analytics, charts
 from services.ui.app import create_app
 
-store_module = pytest.importorskip("common.history", reason="the coach's WorkoutStore is not in this checkout")
-WorkoutStore = store_module.WorkoutStore
 
 
 def record_session(store, sid, start, plan, source="browser", cues_every=3):
@@ -45,7 +44,7 @@ def record_session(store, sid, start, plan, source="browser", cues_every=3):
 @pytest.fixture
 def store_path(tmp_path):
     path = tmp_path / "workouts.sqlite3"
-    store = WorkoutStore(path)
+    store = HistoryWriter(path)
     now = time.time()
     record_session(store, "web-today", now - 3600, [("squat", [10, 8]), ("push_up", [6]), ("plank", [42])])
     record_session(store, "file-older", now - 3 * 86400, [("squat", [12])], source="file:/clips/squats.mp4")
@@ -59,7 +58,7 @@ def client(store_path):
 
 
 def test_overview_numbers_from_the_store(store_path):
-    store = WorkoutStore(store_path)
+    store = HistoryWriter(store_path)
     view = analytics.overview(store.list_sessions(), store.history(days=30), date.today(), days=30)
     store.close()
     assert view["sessions_count"] == 2 and view["active_days"] == 2
@@ -75,7 +74,7 @@ def test_overview_numbers_from_the_store(store_path):
 
 
 def test_session_details_tempo_form_and_intensity(store_path):
-    store = WorkoutStore(store_path)
+    store = HistoryWriter(store_path)
     report = store.session_report("web-today")
     store.close()
     view = analytics.session_details(report)

@@ -7,18 +7,17 @@ from common.config import Settings
 from common.messages import (Classification, CoachUpdate, Cue, EndOfStream, FrameSkipped, Message,
                              SessionSummary)
 from services.coach.session import CoachSession, Said
-from common.history import WorkoutStore
+from common.history import HistoryWriter
 
 logger = logging.getLogger(__name__)
 
 IDLE_S = 120.0            # a session silent this long (receive time) is closed and forgotten
-EPOCH_2001 = 1e9          # capture times above this are already seconds since the epoch (live sources)
 
 
 class CoachProcessor:
     """Pure apart from the store: times come from the messages; `now` (receive time) only drives idle expiry."""
 
-    def __init__(self, store: WorkoutStore, settings: Settings, idle_s: float = IDLE_S):
+    def __init__(self, store: HistoryWriter, settings: Settings, idle_s: float = IDLE_S):
         self.store = store
         self.settings = settings
         self.idle_s = idle_s
@@ -63,15 +62,15 @@ class CoachProcessor:
         session = self.sessions.get(msg.session)
         if session is not None:
             return session
-        offset = 0.0
-        if msg.ts_capture < EPOCH_2001 and msg.ts_sent > EPOCH_2001:
-            offset = msg.ts_sent - msg.ts_capture   # a file: its clock starts at 0 when it was sent
+        # Live frames carry wall-clock capture times; offline (file) frames their media time from 0, which is
+        # placed at the wall-clock time the first of them was sent.
+        offset = 0.0 if msg.live else msg.ts_sent - msg.ts_capture
         restored = None
         if self.store.session_known(msg.session):
             restored = self.store.session_totals(msg.session)
             logger.info("session %s resumed from the store: %s", msg.session, restored)
         else:
-            source = getattr(msg, "source", "") or ("live" if msg.ts_capture >= EPOCH_2001 else "file")
+            source = msg.source or ("live" if msg.live else "file")
             self.store.start_session(msg.session, msg.ts_capture + offset, source)
         session = CoachSession(msg.session, self.store, self.settings.set_pause_s, offset, restored)
         self.sessions[msg.session] = session
@@ -84,9 +83,9 @@ class CoachProcessor:
         self._last_heard[msg.session] = received
         self.stats["frames"] += 1
         result = session.frame(msg)
-        if "rep" in result.event.split(","):
+        if "rep" in result.events:
             self.stats["reps"] += 1
-        update = CoachUpdate(session=msg.session, seq=msg.seq, ts_capture=msg.ts_capture, event=result.event,
+        update = CoachUpdate(session=msg.session, seq=msg.seq, ts_capture=msg.ts_capture, events=result.events,
                              **session.update_fields(msg.ts_capture))
         return [update, *self._cues(session, msg, result.said)]
 

@@ -2,18 +2,15 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import time
 
 import zmq
 
-from common import bus
 from common.config import Settings
 from common.service import ServiceRunner, service_main
 from services.coach.processor import CoachProcessor
-from common.history import WorkoutStore
+from common.history import HistoryWriter
 
-logger = logging.getLogger(__name__)
 
 SETTINGS = ("classified", "coach", "health_in", "db_path", "set_pause_s", "cue_interval_s", "bind_host",
             "curve_dir")
@@ -23,7 +20,7 @@ EXPIRE_EVERY_S = 5.0
 class CoachRunner(ServiceRunner):
     def __init__(self, settings: Settings, **kwargs):
         super().__init__("coach", settings, **kwargs)
-        self.store = WorkoutStore(settings.db_path)
+        self.store = HistoryWriter(settings.db_path)
         self.processor = CoachProcessor(self.store, settings)
         # Offline analysis sends every frame: a deep queue, so nothing is lost while a rep is written.
         self.sub = self.bus.socket(zmq.SUB, settings.classified, bind=False, hwm=10000,
@@ -36,18 +33,13 @@ class CoachRunner(ServiceRunner):
     def _on_message(self, sock: zmq.Socket) -> None:
         got = self.receive(sock)
         if got is not None:
-            self._publish(self.processor.process(got[1], time.time()))
+            self.publish(self.pub, self.processor.process(got[1], time.time()))
 
     def _tick(self, now: float) -> None:
         if now >= self._next_expire:
             self._next_expire = now + EXPIRE_EVERY_S
-            self._publish(self.processor.expire(now))
+            self.publish(self.pub, self.processor.expire(now))
         self.stats.update(self.processor.stats, active_sessions=len(self.processor.sessions))
-
-    def _publish(self, messages) -> None:
-        for msg in messages:
-            if not bus.send(self.pub, msg, block=False):
-                self.faults.record("publish_dropped")
 
     def close(self) -> None:
         super().close()

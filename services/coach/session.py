@@ -1,7 +1,6 @@
 """The coach's state of one session: counters, holds, form, sets and setup, updated frame by frame."""
 from __future__ import annotations
 
-import logging
 from collections import Counter, deque
 from dataclasses import dataclass
 
@@ -15,10 +14,9 @@ from services.coach.rep_counter import Rep, RepCounter
 from services.coach.sets import (PRIORITY, Announcement, SetRecord, SetTracker, hold_announcement,
                                  rep_announcement, set_announcement)
 from services.coach.setup_checks import SetupMonitor, body_visible, check_setup
-from common.history import WorkoutStore
+from common.history import HistoryWriter
 from services.coach.summary import SegmentLog
 
-logger = logging.getLogger(__name__)
 
 RECENT_CUES_S = 5.0      # corrections stay on screen this long (capture time)
 HOLD_STORE_EVERY_S = 1.0  # a growing hold is written to the store this often
@@ -39,14 +37,14 @@ class Said:
 
 @dataclass
 class FrameResult:
-    event: str
+    events: list[str]
     said: list[Said]
 
 
 class CoachSession:
     """Pure apart from the store: every time comes from the messages (capture time)."""
 
-    def __init__(self, session_id: str, store: WorkoutStore, set_pause_s: float, wall_offset: float,
+    def __init__(self, session_id: str, store: HistoryWriter, set_pause_s: float, wall_offset: float,
                  restored: dict[str, dict] | None = None):
         self.id = session_id
         self.store = store
@@ -103,7 +101,7 @@ class CoachSession:
             for rule in form.observe(body, msg.phase or "hold", live=True):
                 said.append(self._correction(now, exercise, rule.cue))
         self._remember(now, msg.raw_exercise, body)
-        return FrameResult(",".join(events), said)
+        return FrameResult(events, said)
 
     def tick(self, now: float) -> FrameResult:
         """Time passed without a usable frame (a skipped frame)."""
@@ -111,7 +109,7 @@ class CoachSession:
         said: list[Said] = []
         self.last_ts = max(self.last_ts, now)
         self._close_paused_set(now, events, said)
-        return FrameResult(",".join(events), said)
+        return FrameResult(events, said)
 
     def finish(self, now: float) -> list[Said]:
         """End of stream: complete what is in progress, close the set and the session in the store."""

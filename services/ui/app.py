@@ -27,7 +27,7 @@ token only loopback Host names are served (no DNS rebinding); POSTs from another
 """
 from __future__ import annotations
 
-import logging
+import sqlite3
 import threading
 import time
 from datetime import date
@@ -37,14 +37,15 @@ from urllib.parse import urlencode
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from common.exercises import CAMERA_ADVICE, DISPLAY_NAMES, EXERCISES
+from common.exercises import CATALOGUE, EXERCISES, NONE, display_name
 from common.features import POSE_CONNECTIONS
+from common.history import HistoryReader
+from common.topology import SERVICE_NAMES
 from services.ui import analytics
 from services.ui.ingest import MAX_UPLOAD_BYTES, UploadError, validate_session, validate_upload
 from services.ui.security import TOKEN_COOKIE, host_allowed, same_origin, supplied_token, token_ok
 from services.ui.sse import format_comment, format_sse
 
-logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 KEEPALIVE_S = 10.0
@@ -78,13 +79,13 @@ def create_app(settings, hub=None, relay=None) -> Flask:
         return hub
 
     def with_store(fn):
-        store = open_store(settings.db_path)
+        store = HistoryReader(settings.db_path)
         try:
             return fn(store)
+        except sqlite3.DatabaseError as exc:
+            raise StoreUnavailable(f"the workout history {settings.db_path} cannot be read ({exc})") from None
         finally:
-            close = getattr(store, "close", None)
-            if close:
-                close()
+            store.close()
 
     # ------------------------------------------------------------------ security & errors
     @app.before_request
@@ -133,7 +134,9 @@ def create_app(settings, hub=None, relay=None) -> Flask:
 
     @app.context_processor
     def page_globals():
-        return {"exercise_names": DISPLAY_NAMES, "exercises": EXERCISES, "camera_advice": CAMERA_ADVICE,
+        return {"exercise_names": {name: display_name(name) for name in (*EXERCISES, NONE)}, "exercises": EXERCISES,
+                "camera_advice": {name: e.camera_advice for name, e in CATALOGUE.items()},
+                "services": SERVICE_NAMES,
                 "connections": POSE_CONNECTIONS}
 
     # ------------------------------------------------------------------ pages

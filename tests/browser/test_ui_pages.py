@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from common.history import HistoryWriter
 from common.messages import Audio, Classification, CoachUpdate, EndOfStream, Frame, HealthReport, SessionSummary
 
 pytestmark = pytest.mark.browser
@@ -65,7 +66,7 @@ def test_trainee_camera_reaches_capture_and_live_coaching_shows(launch_browser, 
                                                  phase="end"))
     bus_rig.publish("coach", CoachUpdate(session=session, exercise="squat", phase="end", reps={"squat": 2},
                                          set_number=1, reps_in_set=2, cues=["Go lower"], form_score=77.0,
-                                         setup=["Too dark: turn on a light"], body_visible=True, event="rep"))
+                                         setup=["Too dark: turn on a light"], body_visible=True, events=["rep"]))
     bus_rig.publish("audio", Audio(session=session, text="Go lower", kind="form", duration_s=0.3, wav=wav_bytes()))
     bus_rig.publish("health_out", HealthReport(services=[
         {"service": "pose", "instance": "w1", "pid": 1, "alive": True, "age_s": 0.2, "restarts": 0, "stats": {}},
@@ -173,8 +174,7 @@ def test_trainee_page_fits_a_phone(launch_browser, bus_rig, artifacts):
 
 
 def test_analytics_pages_in_the_browser(launch_browser, bus_rig, artifacts):
-    store_module = pytest.importorskip("common.history")
-    store = store_module.WorkoutStore(bus_rig.settings.db_path)
+    store = HistoryWriter(bus_rig.settings.db_path)
     start = time.time() - 1800
     store.start_session("web-hist1", start, "browser")
     set_id = store.open_set("web-hist1", "squat", 1, start + 5)
