@@ -7,7 +7,7 @@ import pytest
 
 from common.messages import EndOfStream, Frame, Cue
 from services.capture.frames import prepare, resize_to
-from services.capture.processor import CreditWindow, IngestRelay, SessionEncoder
+from services.capture.processor import CreditWindow, IngestGate, SessionEncoder
 from services.capture.sources import FileSource, SourceError, open_video
 
 
@@ -27,19 +27,18 @@ def test_session_encoder_numbers_frames_and_ends_one_past_the_last():
     assert end.seq == 3 and end.frames == 3
 
 
-def test_ingest_relay_renumbers_without_gaps_and_rejects_garbage():
-    relay = IngestRelay()
-    jpeg = prepare(np.zeros((10, 10, 3), np.uint8), 64, 80)[0]
-    out = [relay.relay(Frame(session="web-1", seq=s, jpeg=jpeg)) for s in (5, 9, 12)]
+def test_ingest_gate_passes_the_ui_numbering_on_and_refuses_what_is_not_a_sane_frame():
+    gate = IngestGate()
+    jpeg = prepare(np.zeros((10, 20, 3), np.uint8), 64, 80)[0]
+    out = [gate.check(Frame(session="web-1", seq=s, jpeg=jpeg, live=False)) for s in (0, 1, 2)]
     assert [f.seq for f in out] == [0, 1, 2] and all(f.live for f in out)
-    end = relay.relay(EndOfStream(session="web-1", seq=99))
-    assert end.seq == 3
-    with pytest.raises(ValueError):
-        relay.relay(Frame(session="web-1", jpeg=b"GIF89a"))
-    with pytest.raises(ValueError):
-        relay.relay(Frame(session="", jpeg=jpeg))
-    with pytest.raises(ValueError):
-        relay.relay(Cue(session="web-1", text="hi"))
+    assert (out[0].width, out[0].height, out[0].source) == (20, 10, "browser")   # from the JPEG, not the sender
+    assert gate.check(EndOfStream(session="web-1", seq=3)).seq == 3
+    header_only = jpeg[:2] + bytes.fromhex("ffc0 0011 08 ffdc ffdc 03") + jpeg[2:]   # declares 65500 x 65500
+    for bad in (Frame(session="web-1", jpeg=b"GIF89a"), Frame(session="", jpeg=jpeg),
+                Frame(session="web-1", jpeg=header_only), Cue(session="web-1", text="hi")):
+        with pytest.raises(ValueError):
+            gate.check(bad)
 
 
 def test_credit_window():

@@ -8,7 +8,8 @@ from common import bus
 from common.config import Settings
 from common.messages import EndOfStream, Frame
 from services.ui.app import create_app
-from services.ui.ingest import (IngestRelay, UploadError, jpeg_dimensions, validate_session, validate_upload)
+from common.jpeg import jpeg_dimensions
+from services.ui.ingest import IngestRelay, UploadError, validate_session, validate_upload
 
 
 def make_jpeg(width=320, height=240, progressive=False) -> bytes:

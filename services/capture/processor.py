@@ -1,17 +1,12 @@
-"""Capture logic without sockets: number frames per session, relay browser frames, track offline credit."""
+"""Capture logic without sockets: number local frames per session, check browser frames, track offline credit."""
 from __future__ import annotations
 
-import logging
 
 import numpy as np
 
+from common.jpeg import check_jpeg, check_session
 from common.messages import EndOfStream, Frame, Message
 from services.capture.frames import prepare
-
-logger = logging.getLogger(__name__)
-
-JPEG_MAGIC = b"\xff\xd8\xff"
-MAX_JPEG_BYTES = 4 << 20
 
 
 class SessionEncoder:
@@ -34,30 +29,24 @@ class SessionEncoder:
                            frames=self.seq, fps=fps)
 
 
-class IngestRelay:
-    """Checks frames the UI relays from browsers and numbers them per session without gaps.
+class IngestGate:
+    """Checks what arrives on the ingest socket (frames the UI relays from browsers) before it goes on.
 
-    The browser's own counter is not trusted: its frames may be dropped before they reach us, and a gap in
-    sequence numbers would make the classifier wait for frames that will never come.
+    The UI numbers a session's frames as it sends them (so nothing is numbered that was dropped); the gate
+    passes them on unchanged, but a frame that is not a sane JPEG of a valid session never reaches a worker.
     """
 
-    def __init__(self):
-        self.next_seq: dict[str, int] = {}
-
-    def relay(self, msg: Message) -> Message:
+    def check(self, msg: Message) -> Message:
+        """The message to forward, or BadFrame / ValueError saying why it is refused."""
         if isinstance(msg, Frame):
-            if not msg.session:
-                raise ValueError("frame without a session id")
-            if not msg.jpeg.startswith(JPEG_MAGIC) or len(msg.jpeg) > MAX_JPEG_BYTES:
-                raise ValueError("frame is not a JPEG of sane size")
-            seq = self.next_seq.get(msg.session, 0)
-            self.next_seq[msg.session] = seq + 1
-            return Frame(session=msg.session, seq=seq, ts_capture=msg.ts_capture, width=msg.width,
-                         height=msg.height, source=msg.source or "browser", live=True, jpeg=msg.jpeg)
+            check_session(msg.session)
+            width, height = check_jpeg(msg.jpeg)
+            msg.width, msg.height, msg.live = width, height, True
+            msg.source = msg.source or "browser"
+            return msg
         if isinstance(msg, EndOfStream):
-            seq = self.next_seq.pop(msg.session, 0)
-            return EndOfStream(session=msg.session, seq=seq, ts_capture=msg.ts_capture, reason=msg.reason,
-                               frames=seq, fps=msg.fps)
+            check_session(msg.session)
+            return msg
         raise ValueError(f"unexpected {msg.TYPE} on the ingest socket")
 
 

@@ -13,7 +13,7 @@ from common import bus
 from common.config import Settings
 from common.messages import Credit, EndOfStream, Frame
 from common.service import ServiceRunner, service_main
-from services.capture.processor import CreditWindow, IngestRelay, SessionEncoder
+from services.capture.processor import CreditWindow, IngestGate, SessionEncoder
 from services.capture.sources import CameraSource, FileSource, SourceError
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ class CaptureRunner(ServiceRunner):
         self.dealer = self.bus.socket(zmq.DEALER, settings.broker_frontend, bind=False, hwm=50)
         self.on(self.dealer, self._on_broker)
         self.preview = self.bus.socket(zmq.PUB, settings.capture_preview, bind=True, hwm=5) if preview else None
-        self.relay = IngestRelay()
+        self.gate = IngestGate()
         if ingest:
             self.ingest = self.bus.socket(zmq.PULL, settings.capture_ingest, bind=True, hwm=50)
             self.on(self.ingest, self._on_ingest)
@@ -139,8 +139,8 @@ class CaptureRunner(ServiceRunner):
         if got is None:
             return
         try:
-            msg = self.relay.relay(got[1])
-        except ValueError as exc:
+            msg = self.gate.check(got[1])
+        except ValueError as exc:   # BadFrame included
             self.faults.record("bad_ingest", str(exc))
             return
         self.stats["ingested"] += 1

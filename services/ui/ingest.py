@@ -2,29 +2,21 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections import OrderedDict
 
 import zmq
 
 from common import bus as busmod
+from common.jpeg import MAX_JPEG_BYTES as MAX_UPLOAD_BYTES, BadFrame, check_jpeg, check_session
 from common.messages import EndOfStream, Frame
 
 logger = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = 2 << 20
-MAX_SIDE = 4096
-JPEG_MAGIC = b"\xff\xd8\xff"
-SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 # Frames waiting in the PUSH socket: a few absorb jitter; more would only add latency to a live camera.
 INGEST_HWM = 4
 # Ended sessions remembered so a late upload (still in flight at stop) cannot start the session over.
 ENDED_MEMORY = 1000
-
-# Start-of-frame markers that carry the image size (baseline, progressive, lossless, arithmetic...).
-_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-_STANDALONE = {0x01, 0xD8, *range(0xD0, 0xD8)}
 
 
 class UploadError(ValueError):
@@ -40,54 +32,21 @@ class UploadError(ValueError):
         return {"error": self.code, "message": self.message}
 
 
-def jpeg_dimensions(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from the JPEG's start-of-frame header, or None if there is none before the scan."""
-    i = 2
-    n = len(data)
-    while i + 4 <= n:
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte before a marker
-            i += 1
-            continue
-        if marker in _STANDALONE:
-            i += 2
-            continue
-        if marker in (0xD9, 0xDA):  # end of image / start of scan: no frame header came first
-            return None
-        length = int.from_bytes(data[i + 2:i + 4], "big")
-        if marker in _SOF:
-            if i + 9 > n or length < 7:
-                return None
-            height = int.from_bytes(data[i + 5:i + 7], "big")
-            width = int.from_bytes(data[i + 7:i + 9], "big")
-            return width, height
-        i += 2 + length
-    return None
-
-
 def validate_session(session: str) -> str:
-    if not SESSION_ID.match(session or ""):
-        raise UploadError(400, "bad_session", "session ids are 1-64 letters, digits and _.:- only")
-    return session
+    try:
+        return check_session(session)
+    except BadFrame as exc:
+        raise UploadError(400, exc.code, str(exc)) from None
 
 
 def validate_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[int, int]:
     """Check an uploaded frame; returns its (width, height) or raises UploadError saying what is wrong."""
-    if not data:
-        raise UploadError(400, "empty", "the upload is empty; send the JPEG as the request body")
-    if len(data) > max_bytes:
-        raise UploadError(413, "too_large", f"frame of {len(data)} bytes; the limit is {max_bytes}")
-    if not data.startswith(JPEG_MAGIC):
-        raise UploadError(415, "not_jpeg", "the upload is not a JPEG (it must start with FF D8 FF)")
-    size = jpeg_dimensions(data)
-    if size is None:
-        raise UploadError(400, "bad_jpeg", "the JPEG has no readable frame header")
-    width, height = size
-    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
-        raise UploadError(400, "bad_size", f"frame of {width}x{height}; each side must be 1..{MAX_SIDE}")
-    return width, height
+    try:
+        return check_jpeg(data, max_bytes)
+    except BadFrame as exc:
+        status = {"too_large": 413, "not_jpeg": 415}.get(exc.code, 400)
+        message = "the upload is empty; send the JPEG as the request body" if exc.code == "empty" else str(exc)
+        raise UploadError(status, exc.code, message) from None
 
 
 class IngestRelay:
