@@ -16,7 +16,7 @@ def _setting(default, help: str):
 
 @dataclass
 class Settings:
-    # --- endpoints: services bind (*_bind) or connect (the rest) --------------------------------
+    # --- endpoints (which service binds each: docs/PROTOCOL.md; the others connect) ----------------
     capture_ingest: str = _setting("tcp://127.0.0.1:5550",
                                    "Capture PULL: frames the UI relays from browsers")
     capture_preview: str = _setting("tcp://127.0.0.1:5551",
@@ -78,6 +78,10 @@ class Settings:
     max_restarts: int = _setting(5, "Restarts of one service within restart_window_s before giving up")
     restart_window_s: float = _setting(300.0, "Window of the restart cap")
     log_level: str = _setting("INFO", "Logging level")
+    # --- offline tools -----------------------------------------------------------------------------
+    data_dir: str = _setting(str(PROJECT_ROOT.parent / "shared" / "data"),
+                             "Folder of the shared real data (clips/labels.csv, seed/, landmarks/) that train, eval, "
+                             "bench and the tests read; never copied into the project")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -10,9 +9,8 @@ from pathlib import Path
 from common.config import PROJECT_ROOT, Settings, add_arguments, settings_from_args
 from common.service import setup_logging
 
-logger = logging.getLogger(__name__)
 
-DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
+DEFAULT_DATA = Path(Settings.from_env().data_dir)
 
 
 def cmd_up(args) -> int:

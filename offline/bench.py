@@ -16,9 +16,8 @@ import numpy as np
 
 from common.config import PROJECT_ROOT, Settings
 
-logger = logging.getLogger(__name__)
 
-DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"
+DATA_DIR = Path(Settings.from_env().data_dir)
 # A 15.7 s, 30 frame/s, 1280x720 side-view push-up clip: the size and rate of a typical webcam.
 DEFAULT_CLIP = "PushUp-Counter/pushup2.mp4"
 GOALS = {"frames_processed_ratio": 0.95, "latency_p95_ms": 60.0, "scaling_efficiency": 0.90,

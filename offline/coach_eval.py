@@ -1,11 +1,10 @@
 """Tune the coach in-process: cached poses of the labelled clips -> classifier -> CoachProcessor -> scores.
 
-    python -m offline.coach_eval [--phases model|angles] [--only TEXT] [--held-out] [--verbose]
+    python -m offline.coach_eval [--only TEXT] [--held-out] [--verbose] [--json]
 
-`model` runs the trained SessionClassifier (models/); `angles` stands in phases derived from joint angles of
-the clip's labelled exercise (offline.phase_labels) passed through a trailing majority vote like the
-classifier's, for developing the counter before models exist. Clips marked * were held out of training
-(models/split.json); their figures are reported apart. Nothing here runs in the live pipeline.
+The same classifier and coach code as the live services, without processes or sockets, on the landmark cache
+(offline.landmark_cache). Clips marked * were held out of training (models/split.json); their figures are
+reported apart.
 """
 from __future__ import annotations
 
@@ -14,44 +13,18 @@ import json
 import logging
 import sys
 import tempfile
-from collections import Counter, deque
 from pathlib import Path
 
 import numpy as np
 
-from common.config import PROJECT_ROOT, Settings
-from common.exercises import EXERCISES, NONE
+from common.config import Settings
+from common.exercises import EXERCISES
+from common.history import HistoryWriter
 from common.messages import Classification, CoachUpdate, EndOfStream, SessionSummary
 from services.coach.processor import CoachProcessor
-from common.history import WorkoutStore
-
-logger = logging.getLogger(__name__)
-
-DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"
-CLIPS_DIR = DATA_DIR / "clips"
 
 
-def angle_stream(exercise: str, clip, vote: int = 9):
-    """(exercise, phase) per frame from joint angles of a clip of a known exercise, voted over `vote` frames."""
-    from offline.phase_labels import label_phases
-    n = len(clip.landmarks)
-    if exercise not in EXERCISES:
-        return [(NONE, "")] * n
-    labels = label_phases(exercise, clip.landmarks, clip.aspect, clip.fps)
-    ex_window: deque[str] = deque(maxlen=vote)
-    ph_window: deque[str] = deque(maxlen=vote)
-    out, phase = [], ""
-    for i in range(n):
-        ex_window.append(exercise if labels.active[i] else NONE)
-        voted = Counter(ex_window).most_common(1)[0][0]
-        if labels.phase[i]:
-            ph_window.append(labels.phase[i])
-        if ph_window:
-            top, count = Counter(ph_window).most_common(1)[0]
-            if count > len(ph_window) // 2:
-                phase = top
-        out.append((voted, phase if voted != NONE and voted != "plank" else ""))
-    return out
+CLIPS_DIR = Path(Settings.from_env().data_dir) / "clips"
 
 
 def model_stream(clip, cascade, window: int):
@@ -72,15 +45,15 @@ def run_clip(processor: CoachProcessor, session: str, clip, stream) -> tuple[dic
         exercise, phase = item[0], item[1]
         lm = clip.landmarks[i]
         landmarks = b"" if np.isnan(lm[0, 0]) else np.ascontiguousarray(lm, np.float32).tobytes()
-        msg = Classification(session=session, seq=i, ts_capture=i / clip.fps, width=clip.width, height=clip.height,
-                             landmarks=landmarks, dark_share=float(clip.dark_share[i]),
+        msg = Classification(session=session, seq=i, ts_capture=i / clip.fps, live=False, width=clip.width,
+                             height=clip.height, landmarks=landmarks, dark_share=float(clip.dark_share[i]),
                              bright_share=float(clip.bright_share[i]), exercise=exercise, phase=phase,
                              exercise_conf=item[2] if len(item) > 2 else 1.0,
                              phase_conf=item[3] if len(item) > 3 else 1.0,
                              raw_exercise=item[4] if len(item) > 4 else exercise)
         for out in processor.process(msg):
-            if isinstance(out, CoachUpdate) and out.event:
-                events.append((round(i / clip.fps, 2), out.event, dict(out.reps), out.form_score))
+            if isinstance(out, CoachUpdate) and out.events:
+                events.append((round(i / clip.fps, 2), ",".join(out.events), dict(out.reps), out.form_score))
             elif not isinstance(out, CoachUpdate):
                 events.append((round(i / clip.fps, 2), out.TYPE, getattr(out, "text", "")))
     for out in processor.process(EndOfStream(session=session, seq=len(stream), frames=len(stream), fps=clip.fps)):
@@ -106,7 +79,6 @@ def per_exercise(rows: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m offline.coach_eval", description=__doc__.split("\n")[0])
-    parser.add_argument("--phases", choices=("model", "angles"), default="model")
     parser.add_argument("--only", default="", help="only clips whose file name contains this text")
     parser.add_argument("--held-out", action="store_true", help="only the clips held out of training (models/split.json)")
     parser.add_argument("--verbose", action="store_true", help="print the coach's events per clip")
@@ -117,39 +89,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no clips at {CLIPS_DIR}", file=sys.stderr)
         return 1
     from offline.dataset import read_split
-    from offline.evaluate import prediction, read_labels, score
+    from offline.evaluate import clip_row, score
+    from offline.labels import read_labels
     from offline.landmark_cache import extract
+    from services.classifier.cascade import Cascade
     labels = read_labels(CLIPS_DIR / "labels.csv")
     settings = Settings.from_env()
-    cascade, held_out = None, set()
-    if args.phases == "model":
-        from services.classifier.cascade import Cascade
-        cascade = Cascade.load(settings.models_dir)
-        split = read_split(settings.models_dir)
-        if split is not None:   # clips the models never saw: the honest figures
-            held_out = set(split.get("held_out", []))
+    cascade = Cascade.load(settings.models_dir)
+    split = read_split(settings.models_dir)
+    held_out = set(split["held_out"]) if split is not None else set()   # never seen by the models: honest figures
     tmp = tempfile.TemporaryDirectory(prefix="coach-eval-")
-    processor = CoachProcessor(WorkoutStore(Path(tmp.name) / "eval.sqlite3"), settings)
+    processor = CoachProcessor(HistoryWriter(Path(tmp.name) / "eval.sqlite3"), settings)
     rows = []
     for name, lab in labels.items():
         if (args.only and args.only not in name) or (args.held_out and name not in held_out):
             continue
         clip = extract(CLIPS_DIR / name)
-        stream = (model_stream(clip, cascade, settings.vote_window) if cascade is not None
-                  else angle_stream(lab["exercise"], clip))
-        summary, events = run_clip(processor, name, clip, stream)
-        pred, reps, hold = prediction(summary)
-        reps_all = sum(int(t.get("reps", 0)) for t in summary["totals"].values())
-        row = {"file": name, "exercise_true": lab["exercise"], "exercise_pred": pred, "reps_true": lab["reps"],
-               "reps_pred": reps, "hold_true": lab["hold_seconds"], "hold_pred": round(hold, 2),
-               "reps_all": reps_all, "held_out": name in held_out}
+        summary, events = run_clip(processor, name, clip, model_stream(clip, cascade, settings.vote_window))
+        row = {**clip_row(lab, summary), "held_out": name in held_out}
         rows.append(row)
         if not args.json:
-            bad = (pred != lab["exercise"] or (lab["reps"] is not None and reps != lab["reps"])
-                   or (lab["hold_seconds"] is not None and abs(hold - lab["hold_seconds"]) > 1.5))
+            pred, reps, hold = row["exercise_pred"], row["reps_pred"], row["hold_pred"]
+            bad = (pred != lab.exercise or (lab.reps is not None and reps != lab.reps)
+                   or (lab.hold_seconds is not None and abs(hold - lab.hold_seconds) > 1.5))
             mark = ("BAD" if bad else "ok ") + ("*" if name in held_out else " ")
-            print(f"{mark}{name:<52} {lab['exercise']:>12} -> {pred:<12} reps {lab['reps']!s:>4} -> {reps:<3} "
-                  f"hold {lab['hold_seconds']!s:>5} -> {hold:<6.2f}", flush=True)
+            print(f"{mark}{name:<52} {lab.exercise:>12} -> {pred:<12} reps {lab.reps!s:>4} -> {reps:<3} "
+                  f"hold {lab.hold_seconds!s:>5} -> {hold:<6.2f}", flush=True)
             if args.verbose:
                 for e in events:
                     print("      ", e)

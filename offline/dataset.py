@@ -1,7 +1,6 @@
 """Labelled frames from the shared real data (clips, seed images, landmark rows and sequences) and the split."""
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -11,16 +10,17 @@ from pathlib import Path
 
 import numpy as np
 
-from common.config import PROJECT_ROOT
+from common.config import PROJECT_ROOT, Settings
 from common.exercises import EXERCISES, NONE, PHASES
 from common.features import NUM_LANDMARKS
 from offline import phase_labels
+from offline.landmark_files import read_rows, read_sequence
+from offline.labels import OTHER, ClipLabel, read_labels as read_labels_file
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"
+DEFAULT_DATA_DIR = Path(Settings.from_env().data_dir)
 SEED_CACHE = PROJECT_ROOT / ".cache" / "seed_landmarks.npz"
-OTHER = "other"          # labels.csv: a movement that is not one of ours (must classify as "none")
 SPLIT_SEED = 20251125
 HELD_OUT_SHARE = 0.3
 
@@ -48,37 +48,16 @@ SEQUENCE_SAME_AS = {
     "correct/pushup_correct_001.npy": "computervision/pushup_correct_001.mp4",
     "incorrect/pushup_incorrect_001.npy": "computervision/pushup_incorrect_001.mp4",
 }
-# The 17 joints of the push-up sequences, in their order, as BlazePose indices.
-SEQUENCE_JOINTS = [0, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32]
 # The sequences and landmark rows carry no frame size; their sibling clips are 640x360, and the body
 # proportions of the plank rows match the plank clips at 16:9 (torso / upper arm 2.07 vs 1.56-2.07).
 ASSUMED_ASPECT = 16 / 9
 ASSUMED_FPS = 30.0
-ROW_JOINTS = {"nose": 0, "left_shoulder": 11, "right_shoulder": 12, "left_elbow": 13, "right_elbow": 14,
-              "left_wrist": 15, "right_wrist": 16, "left_hip": 23, "right_hip": 24, "left_knee": 25,
-              "right_knee": 26, "left_ankle": 27, "right_ankle": 28, "left_heel": 29, "right_heel": 30,
-              "left_foot_index": 31, "right_foot_index": 32}
 SEED_FOLDERS = {"crunches": "crunch", "jumping_jacks": "jumping_jack", "lunges": "lunge", "planks": "plank",
                 "squats": "squat"}
 
 
 class DataMissing(FileNotFoundError):
     """The shared data folder (or a part of it) is not there."""
-
-
-@dataclass(frozen=True)
-class ClipInfo:
-    file: str                 # relative to clips/
-    exercise: str             # one of EXERCISES or "other"
-    reps: int | None
-    hold_seconds: float | None
-    whole_body_visible: str
-    duration_s: float
-    notes: str
-
-    @property
-    def source(self) -> str:
-        return f"clip:{self.file}"
 
 
 @dataclass
@@ -108,26 +87,14 @@ def require(data_dir: Path) -> Path:
     return data_dir
 
 
-def read_labels(data_dir: Path = DEFAULT_DATA_DIR) -> list[ClipInfo]:
-    """Rows of clips/labels.csv, one per file; a repeated file keeps its last row (the one that matches)."""
-    path = require(data_dir) / "clips" / "labels.csv"
-    by_file: dict[str, ClipInfo] = {}
-    with open(path, newline="") as fh:
-        for row in csv.DictReader(fh):
-            if row["file"] in by_file:
-                logger.info("labels.csv lists %s twice; keeping the later row", row["file"])
-            by_file[row["file"]] = ClipInfo(
-                file=row["file"], exercise=row["exercise"],
-                reps=int(row["reps"]) if row["reps"].strip() else None,
-                hold_seconds=float(row["hold_seconds"]) if row["hold_seconds"].strip() else None,
-                whole_body_visible=row["whole_body_visible"], duration_s=float(row["duration_s"] or 0),
-                notes=row["notes"])
-    return list(by_file.values())
+def read_labels(data_dir: Path = DEFAULT_DATA_DIR) -> list[ClipLabel]:
+    """The labelled clips of the shared data, one per file."""
+    return list(read_labels_file(require(data_dir) / "clips" / "labels.csv").values())
 
 
 # --- split ------------------------------------------------------------------------------------------------
 
-def make_split(clips: list[ClipInfo], seed: int = SPLIT_SEED, share: float = HELD_OUT_SHARE,
+def make_split(clips: list[ClipLabel], seed: int = SPLIT_SEED, share: float = HELD_OUT_SHARE,
                previous: dict | None = None) -> dict:
     """Held-out clips: ~30 % of each exercise (at least 1), drawn with a fixed seed.
 
@@ -181,7 +148,7 @@ def segment_label(file: str, t: float) -> str:
     return OWN
 
 
-def label_clip(info: ClipInfo, landmarks: np.ndarray, aspect: float, fps: float) -> FrameSet:
+def label_clip(info: ClipLabel, landmarks: np.ndarray, aspect: float, fps: float) -> FrameSet:
     """Per-frame level-1 and level-2 labels of a real clip (see phase_labels for the procedure)."""
     n = len(landmarks)
     present = ~np.isnan(landmarks[:, 0, 0]) if n else np.zeros(0, bool)
@@ -201,7 +168,7 @@ def label_clip(info: ClipInfo, landmarks: np.ndarray, aspect: float, fps: float)
                     {"file": info.file, "reps": info.reps, "hold_seconds": info.hold_seconds})
 
 
-def load_clip(info: ClipInfo, data_dir: Path, extract=None) -> FrameSet:
+def load_clip(info: ClipLabel, data_dir: Path, extract=None) -> FrameSet:
     """Labelled frames of one clip from the landmark cache (computed if missing: slow)."""
     if extract is None:
         from offline.landmark_cache import extract
@@ -274,11 +241,7 @@ def load_pushup_sequences(data_dir: Path) -> list[FrameSet]:
     root = require(data_dir) / "landmarks" / "pushup-sequences"
     out = []
     for path in sorted(root.glob("*/*.npy")):
-        seq = np.load(path)
-        lm = np.full((len(seq), NUM_LANDMARKS, 4), np.nan, np.float32)
-        lm[:, SEQUENCE_JOINTS, 0:2] = seq[:, :, 0:2]
-        lm[:, SEQUENCE_JOINTS, 2] = 0.0   # no depth in these files; no feature uses it
-        lm[:, SEQUENCE_JOINTS, 3] = seq[:, :, 2]
+        lm = read_sequence(path)
         rel = f"{path.parent.name}/{path.name}"
         source = f"clip:{SEQUENCE_SAME_AS[rel]}" if rel in SEQUENCE_SAME_AS else f"sequence:{rel}"
         labels = phase_labels.label_phases("push_up", lm, ASSUMED_ASPECT, ASSUMED_FPS)
@@ -288,24 +251,10 @@ def load_pushup_sequences(data_dir: Path) -> list[FrameSet]:
     return out
 
 
-def read_landmark_rows(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """form-labelled-rows CSV -> (labels [N], landmarks float32 [N, 33, 4] with NaN for absent joints)."""
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        rows = list(reader)
-    values = np.array([[float(v) for v in r[1:]] for r in rows], np.float32)
-    lm = np.full((len(rows), NUM_LANDMARKS, 4), np.nan, np.float32)
-    for col, name in enumerate(header[1:]):
-        joint, axis = name.rsplit("_", 1)
-        lm[:, ROW_JOINTS[joint], "xyzv".index(axis)] = values[:, col]
-    return np.array([r[0] for r in rows], object), lm
-
-
 def load_plank_rows(data_dir: Path) -> FrameSet:
     """Plank rows (correct, hips high, hips low: all planks) from the form-labelled set."""
     path = require(data_dir) / "landmarks" / "form-labelled-rows" / "plank_model" / "test.csv"
-    form, lm = read_landmark_rows(path)
+    form, lm = read_rows(path)
     exercise = np.full(len(lm), "plank", dtype=object)
     return FrameSet("rows:plank_model/test.csv", "rows", "plank", lm, ASSUMED_ASPECT, ASSUMED_FPS, exercise,
                     np.full(len(lm), "", dtype=object), {"form": form})
@@ -323,7 +272,7 @@ def load_arm_less_rows(data_dir: Path) -> list[FrameSet]:
     out = []
     for exercise, files in (("squat", ("squat_model/train.csv", "squat_model/test.csv")),
                             ("lunge", ("lunge_model/stage.test.csv",))):
-        labels, marks = zip(*(read_landmark_rows(root / f) for f in files))
+        labels, marks = zip(*(read_rows(root / f) for f in files))
         label, lm = np.concatenate(labels), np.concatenate(marks)
         phase = np.array([ROW_PHASES[x] for x in label], dtype=object)
         # One source per model folder: its train/test files are frames of the same recordings.
@@ -333,8 +282,8 @@ def load_arm_less_rows(data_dir: Path) -> list[FrameSet]:
     return out
 
 
-def load_all(data_dir: Path = DEFAULT_DATA_DIR, clips: list[ClipInfo] | None = None,
-             progress=None) -> tuple[list[FrameSet], list[ClipInfo]]:
+def load_all(data_dir: Path = DEFAULT_DATA_DIR, clips: list[ClipLabel] | None = None,
+             progress=None) -> tuple[list[FrameSet], list[ClipLabel]]:
     """Every labelled source: clips (all of them; the split decides later), seed images, sequences, rows."""
     clips = read_labels(data_dir) if clips is None else clips
     sets = []

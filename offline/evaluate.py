@@ -1,35 +1,12 @@
 """`fitness-trainer eval`: analyse labelled clips and score exercise, rep counts and hold times."""
 from __future__ import annotations
 
-import csv
 import json
-import logging
 import sys
 from pathlib import Path
 
 from common.exercises import EXERCISES, is_hold
-
-logger = logging.getLogger(__name__)
-
-
-def read_labels(csv_path: str | Path) -> dict[str, dict]:
-    """file -> {exercise, reps, hold_seconds} (None where empty). A file listed twice: the last row wins."""
-    labels: dict[str, dict] = {}
-    with open(csv_path, newline="") as fh:
-        for row in csv.DictReader(fh):
-            name = (row.get("file") or "").strip()
-            if not name:
-                continue
-            if name in labels:
-                logger.warning("%s is listed twice in %s; using its last row", name, csv_path)
-            labels[name] = {"exercise": (row.get("exercise") or "").strip() or None,
-                            "reps": _num(row.get("reps"), int), "hold_seconds": _num(row.get("hold_seconds"), float)}
-    return labels
-
-
-def _num(raw, conv):
-    raw = (raw or "").strip()
-    return conv(float(raw)) if raw else None
+from offline.labels import ClipLabel, read_labels
 
 
 def prediction(result: dict) -> tuple[str, int, float]:
@@ -43,6 +20,18 @@ def prediction(result: dict) -> tuple[str, int, float]:
             best, best_key = name, key
     hold = float(totals.get("plank", {}).get("hold_seconds", 0.0))
     return best, int(totals.get(best, {}).get("reps", 0)), hold
+
+
+def clip_row(label: ClipLabel, summary: dict | None, error: str | None = None) -> dict:
+    """One scored clip: the label beside what the pipeline made of it (summary in `analyze --json` shape)."""
+    if summary is None:
+        pred, reps, hold, reps_all = "error", 0, 0.0, 0
+    else:
+        pred, reps, hold = prediction(summary)
+        reps_all = sum(int(t.get("reps", 0)) for t in (summary.get("totals") or {}).values())
+    return {"file": label.file, "exercise_true": label.exercise, "exercise_pred": pred, "reps_true": label.reps,
+            "reps_pred": reps, "hold_true": label.hold_seconds, "hold_pred": round(hold, 2), "reps_all": reps_all,
+            "error": error}
 
 
 def score(rows: list[dict]) -> dict:
@@ -85,17 +74,8 @@ def evaluate(clip_dir: str, labels_csv: str, pose_workers: int = 2, progress: bo
         else:
             print(f"fitness-trainer: labelled clip missing, not scored: {path}", file=sys.stderr)
     results = analyze([p for _, p in keep], pose_workers=pose_workers, progress=progress)
-    rows = []
-    for (name, _), res in zip(keep, results):
-        lab = labels[name]
-        if res.error:
-            pred, reps, hold, reps_all = "error", 0, 0.0, 0
-        else:
-            pred, reps, hold = prediction(res.as_json())
-            reps_all = sum(int(t.get("reps", 0)) for t in res.summary["totals"].values())
-        rows.append({"file": name, "exercise_true": lab["exercise"], "exercise_pred": pred,
-                     "reps_true": lab["reps"], "reps_pred": reps, "hold_true": lab["hold_seconds"],
-                     "hold_pred": round(hold, 2), "reps_all": reps_all, "error": res.error})
+    rows = [clip_row(labels[name], None if res.error else res.as_json(), res.error)
+            for (name, _), res in zip(keep, results)]
     return {"clips": rows, "overall": score(rows)}
 
 

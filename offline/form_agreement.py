@@ -8,47 +8,28 @@ The rows carry no picture size; ASPECT is the usual 16:9 of their source videos 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import logging
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from common.config import PROJECT_ROOT
+from common.config import Settings
 from common.exercises import END, START
-from services.coach.body import SIDES, Body
+from offline.landmark_files import read_rows, read_sequence, unseen_where_absent
+from services.coach.body import Body
 from services.coach.form_rules import RULES_BY_EXERCISE, judge
 from services.coach.form_tracker import FormTracker
 
-logger = logging.getLogger(__name__)
 
-DATA = PROJECT_ROOT.parent / "shared" / "data" / "landmarks"
+DATA = Path(Settings.from_env().data_dir) / "landmarks"
 ASPECT = 16 / 9
-LANDMARK_NAMES = ["nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
-                  "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
-                  "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
-                  "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip", "right_hip",
-                  "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel", "right_heel",
-                  "left_foot_index", "right_foot_index"]
-# The 17 joints of the push-up sequences, in their order.
-SEQUENCE_JOINTS = [0] + [SIDES[s][p] for p in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle", "heel", "toe")
-                         for s in ("left", "right")]
 
 
-def read_rows(path: Path) -> list[tuple[str, np.ndarray]]:
-    """label + [33, 4] landmarks per row; landmarks missing from the file get visibility 0."""
-    out = []
-    with open(path, newline="") as fh:
-        for row in csv.DictReader(fh):
-            lm = np.zeros((33, 4), np.float32)
-            lm[:, :2] = 0.5
-            for i, name in enumerate(LANDMARK_NAMES):
-                if f"{name}_x" in row:
-                    lm[i] = [float(row[f"{name}_{k}"]) for k in ("x", "y", "z", "v")]
-            out.append((row["label"], lm))
-    return out
+def read_labelled_rows(path: Path) -> list[tuple[str, np.ndarray]]:
+    """(label, [33, 4] landmarks as Body takes them) per row of a form-labelled-rows file."""
+    labels, landmarks = read_rows(path)
+    return list(zip(labels, unseen_where_absent(landmarks)))
 
 
 def _rate(values: list[bool | None]) -> tuple[float | None, int]:
@@ -96,16 +77,6 @@ def lunge_agreement(rows) -> dict:
         "judged": sum(len(v) for v in hits.values()), "rows": len(rows)}
 
 
-def sequence_landmarks(seq: np.ndarray) -> np.ndarray:
-    """[frames, 17, 3] -> [frames, 33, 4] (joints not in the sequence get visibility 0)."""
-    lm = np.zeros((len(seq), 33, 4), np.float32)
-    lm[:, :, :2] = 0.5
-    lm[:, SEQUENCE_JOINTS, 0] = seq[:, :, 0]
-    lm[:, SEQUENCE_JOINTS, 1] = seq[:, :, 1]
-    lm[:, SEQUENCE_JOINTS, 3] = seq[:, :, 2]
-    return lm
-
-
 def pushup_agreement(folder: Path) -> dict:
     """Sequence-level: a sequence is judged incorrect when any rule failed over it (phase from the elbow)."""
     result: dict[str, dict] = {}
@@ -113,7 +84,7 @@ def pushup_agreement(folder: Path) -> dict:
         verdicts, fired = [], {}
         for path in sorted((folder / label).glob("*.npy")):
             tracker = FormTracker("push_up")
-            for lm in sequence_landmarks(np.load(path)):
+            for lm in unseen_where_absent(read_sequence(path)):
                 body = Body.from_landmarks(lm, aspect=ASPECT)
                 side = body.near_side(("shoulder", "elbow", "wrist"))
                 phase = START if body.angle(side, "shoulder", "elbow", "wrist") > 130 else END
@@ -134,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     if not DATA.is_dir():
         print(f"no form-labelled data at {DATA}", file=sys.stderr)
         return 1
-    plank = read_rows(DATA / "form-labelled-rows" / "plank_model" / "test.csv")
-    lunge = read_rows(DATA / "form-labelled-rows" / "lunge_model" / "err.test.csv")
+    plank = read_labelled_rows(DATA / "form-labelled-rows" / "plank_model" / "test.csv")
+    lunge = read_labelled_rows(DATA / "form-labelled-rows" / "lunge_model" / "err.test.csv")
     report = {
         "plank": {"agreement": plank_agreement(plank), "pass_rates": rule_rates(plank, "plank")},
         "lunge": {"knee_over_toe_agreement": lunge_agreement(lunge), "pass_rates": rule_rates(lunge, "lunge")},

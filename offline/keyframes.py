@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from common.config import PROJECT_ROOT
+from common.config import Settings
 from common.features import L_ANKLE, L_FOOT, L_HEEL, L_HIP, NUM_LANDMARKS, R_ANKLE, R_FOOT, R_HEEL, R_HIP, joint_angles
 
 logger = logging.getLogger(__name__)
 
-DATA = PROJECT_ROOT.parent / "shared" / "data" / "clips"
+DATA = Path(Settings.from_env().data_dir) / "clips"
 OUTPUT = Path(__file__).resolve().parent / "static" / "keyframes.json"
 # Share of frames at each end of the movement whose median becomes the keyframe.
 BAND = 0.08

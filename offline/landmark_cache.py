@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from common.config import PROJECT_ROOT
+from common.config import PROJECT_ROOT, Settings
 from services.capture.frames import prepare
 from services.pose.estimator import PoseEstimator, decode_jpeg, lighting
 
-logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE = PROJECT_ROOT / ".cache" / "landmarks"
 CACHE_VERSION = 1
@@ -108,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     clips = list(args.clips)
     if args.all:
-        labels = PROJECT_ROOT.parent / "shared" / "data" / "clips" / "labels.csv"
+        labels = Path(Settings.from_env().data_dir) / "clips" / "labels.csv"
         if not labels.is_file():
             print(f"no labelled clips at {labels}; nothing to warm")
             return 0

@@ -56,11 +56,11 @@ def test_counts_match_labels(analysed, clip_labels, clips_dir, clip):
     row = rows[str(clips_dir / clip)]
     label = clip_labels[clip]
     exercise, reps, hold = prediction(row)
-    if label["exercise"] == "other":
+    if label.exercise == "other":
         assert sum(t["reps"] for t in row["totals"].values()) == 0, row
         return
-    assert exercise == label["exercise"], row
-    if label["reps"] is not None:
-        assert abs(reps - label["reps"]) <= 1, row
-    if label["hold_seconds"] is not None:
-        assert abs(hold - label["hold_seconds"]) <= 1.5, row
+    assert exercise == label.exercise, row
+    if label.reps is not None:
+        assert abs(reps - label.reps) <= 1, row
+    if label.hold_seconds is not None:
+        assert abs(hold - label.hold_seconds) <= 1.5, row

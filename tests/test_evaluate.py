@@ -1,7 +1,8 @@
 """Evaluation figures: prediction rule and the repetition-counting metrics."""
 import pytest
 
-from offline.evaluate import prediction, read_labels, score
+from offline.evaluate import prediction, score
+from offline.labels import LabelsError, read_labels
 
 
 def test_prediction_is_the_exercise_with_most_reps_or_hold():
@@ -39,5 +40,25 @@ def test_labels_csv_empty_means_unknown_and_last_duplicate_wins(tmp_path):
     csv.write_text("file,exercise,reps,hold_seconds,notes\n"
                    "a.mp4,squat,3,,x\nb.mp4,plank,,9.9,\na.mp4,squat,4,,fixed\n")
     labels = read_labels(csv)
-    assert labels["a.mp4"] == {"exercise": "squat", "reps": 4, "hold_seconds": None}
-    assert labels["b.mp4"]["hold_seconds"] == 9.9 and labels["b.mp4"]["reps"] is None
+    assert (labels["a.mp4"].exercise, labels["a.mp4"].reps, labels["a.mp4"].hold_seconds) == ("squat", 4, None)
+    assert labels["b.mp4"].hold_seconds == 9.9 and labels["b.mp4"].reps is None
+    assert list(labels) == ["a.mp4", "b.mp4"]
+
+
+@pytest.mark.parametrize("content, says", [
+    (None, "not found"),
+    (b"file,exercise,reps\n\xff\xfe.mp4,squat,3\n", "not UTF-8"),
+    (b"file,exercise,reps\na.mp4,squat,abc\n", "a.csv:2: reps='abc' is not a number"),
+    (b"file,exercise,reps\na.mp4,squat,2.5\n", "whole number"),
+    (b"file,exercise,reps\na.mp4,yoga,3\n", "unknown exercise 'yoga'"),
+    (b"", "no column file, exercise"),
+    (b"hello world\n", "no column file, exercise"),
+    (b"file,exercise,reps\n", "lists no clips"),
+])
+def test_a_labels_file_that_cannot_be_used_is_refused_saying_why(tmp_path, content, says):
+    path = tmp_path / "a.csv"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(LabelsError) as err:
+        read_labels(path)
+    assert says in str(err.value) and str(path) in str(err.value)

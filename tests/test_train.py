@@ -8,13 +8,14 @@ from common.exercises import NONE
 from services.classifier.cascade import Cascade
 from tests.test_phase_labels import ASPECT, squat_at
 from offline import dataset, train_data
-from offline.dataset import OTHER, ClipInfo, make_split
+from offline.dataset import make_split
+from offline.labels import OTHER, ClipLabel
 
 DATA = dataset.DEFAULT_DATA_DIR
 
 
-def _clips(counts: dict[str, int]) -> list[ClipInfo]:
-    return [ClipInfo(f"{ex}/{i:02d}.mp4", ex, 1, None, "y", 2.0, "")
+def _clips(counts: dict[str, int]) -> list[ClipLabel]:
+    return [ClipLabel(f"{ex}/{i:02d}.mp4", ex, 1, None, "y", 2.0, "")
             for ex, n in counts.items() for i in range(n)]
 
 
@@ -34,7 +35,7 @@ def test_split_is_stratified_fixed_and_holds_out_every_other_clip():
 def test_split_only_grows_clips_keep_their_side_and_new_ones_are_drawn_per_exercise():
     first = _clips({"squat": 10, "lunge": 3, OTHER: 3})
     split = make_split(first)
-    added = [ClipInfo(f"new/{ex}{i}.mp4", ex, 1, None, "y", 2.0, "") for ex in ("squat", "lunge", OTHER)
+    added = [ClipLabel(f"new/{ex}{i}.mp4", ex, 1, None, "y", 2.0, "") for ex in ("squat", "lunge", OTHER)
              for i in range(4)]
     grown = make_split(first + added, previous=split)
     assert set(split["held_out"]) <= set(grown["held_out"])

@@ -1,15 +1,14 @@
 """Headless Chromium for the UI's browser tests, with a real clip as its fake camera."""
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import cv2
 import pytest
 
-from common.config import PROJECT_ROOT
+from common.config import PROJECT_ROOT, Settings
 
-DATA = PROJECT_ROOT.parent / "shared" / "data"
+DATA = Path(Settings.from_env().data_dir)
 CLIPS = DATA / "clips"
 ARTIFACTS = PROJECT_ROOT / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -55,12 +54,6 @@ def write_fake_camera(clip: Path, out: Path, max_side: int = 640, fps: float = F
         for k in range(count):
             f.write(frames[min(len(frames) - 1, int(k * src_fps / fps))])
     return lead_in + count
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
