@@ -71,6 +71,12 @@ class ServiceRunner:
         busmod.send(self._health, Heartbeat(service=self.name, instance=self.instance, pid=os.getpid(),
                                             stats=stats, ts_capture=now), block=False)
 
+    def publish(self, sock: zmq.Socket, messages) -> None:
+        """Send on a PUB socket without ever blocking: a message dropped at the high-water mark is counted."""
+        for msg in messages:
+            if not busmod.send(sock, msg, block=False):
+                self.faults.record("publish_dropped")
+
     def receive(self, sock: zmq.Socket, routed: bool = False) -> tuple[list[bytes], Message] | None:
         """Receive one message; a bad one is counted by kind and skipped (returns None)."""
         try:

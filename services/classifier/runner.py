@@ -2,18 +2,15 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import time
 from functools import partial
 
 import zmq
 
-from common import bus
 from common.config import Settings
 from common.service import ServiceRunner, service_main
 from services.classifier.processor import ClassifierProcessor
 
-logger = logging.getLogger(__name__)
 
 SETTINGS = ("poses", "classified", "health_in", "models_dir", "vote_window", "reorder_timeout_s", "worker_timeout_s",
             "bind_host",
@@ -38,16 +35,11 @@ class ClassifierRunner(ServiceRunner):
     def _on_pose(self, sock: zmq.Socket) -> None:
         got = self.receive(sock)
         if got is not None:
-            self._publish(self.processor.process(got[1], time.time()))
+            self.publish(self.pub, self.processor.process(got[1], time.time()))
 
     def _tick(self, now: float) -> None:
-        self._publish(self.processor.tick(now))
+        self.publish(self.pub, self.processor.tick(now))
         self.stats.update(self.processor.stats, sessions=len(self.processor.sessions))
-
-    def _publish(self, messages) -> None:
-        for msg in messages:
-            if not bus.send(self.pub, msg, block=False):
-                self.faults.record("publish_dropped")
 
 
 def build(settings: Settings, _args: argparse.Namespace) -> ClassifierRunner:

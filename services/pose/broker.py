@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import time
 
 import zmq
@@ -13,7 +12,6 @@ from common.messages import PoseResult, FrameSkipped, WorkerReady
 from common.service import ServiceRunner, service_main
 from services.pose.broker_core import Actions, BrokerCore
 
-logger = logging.getLogger(__name__)
 
 SETTINGS = ("broker_frontend", "broker_backend", "poses", "health_in", "worker_timeout_s", "bind_host",
             "curve_dir")
@@ -69,9 +67,7 @@ class BrokerRunner(ServiceRunner):
                 bus.send(self.frontend, msg, prefix=[source], block=False)
             except zmq.ZMQError:
                 self.faults.record("source_gone")
-        for msg in actions.publish:
-            if not bus.send(self.pub, msg, block=False):
-                self.faults.record("publish_dropped")
+        self.publish(self.pub, actions.publish)
 
 
 def build(settings: Settings, _args: argparse.Namespace) -> BrokerRunner:

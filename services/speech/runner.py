@@ -7,7 +7,6 @@ import time
 
 import zmq
 
-from common import bus
 from common.config import Settings
 from common.messages import Cue
 from common.service import ServiceRunner, service_main
@@ -53,10 +52,9 @@ class SpeechRunner(ServiceRunner):
             self.stats.update({f"local.{k}": v for k, v in self.player.stats.items()})
 
     def _publish(self, audios) -> None:
-        for audio in audios:
-            if not bus.send(self.pub, audio, block=False):
-                self.faults.record("publish_dropped")
-            if self.player is not None:
+        self.publish(self.pub, audios)
+        if self.player is not None:
+            for audio in audios:
                 self.player.play(audio.wav)
 
     def close(self) -> None:
