@@ -1,5 +1,4 @@
 """CURVE: with keys, ZeroMQ links between machines are authenticated and encrypted; a stranger gets nothing."""
-import socket
 import time
 
 import pytest
@@ -9,12 +8,7 @@ import zmq.auth
 from common import bus
 from common.config import Settings
 from common.messages import Cue
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.net import free_port
 
 
 def receive_within(sock, pub, msg, seconds=3.0):

@@ -2,7 +2,6 @@
 
 Slow (the whole pipeline runs: capture, broker, pose workers, classifier, coach, speech, UI); marked browser.
 """
-import importlib.util
 import json
 import os
 import signal
@@ -14,7 +13,7 @@ import urllib.request
 import pytest
 
 from common.config import PROJECT_ROOT, Settings
-from tests.browser.conftest import free_port
+from tests.net import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -22,22 +21,6 @@ ENDPOINTS = ("capture_ingest", "capture_preview", "broker_frontend", "broker_bac
              "coach", "audio", "health_in", "health_out")
 START_TIMEOUT_S = 120
 COUNT_TIMEOUT_S = 150
-
-
-def missing_parts() -> list[str]:
-    """What this checkout still lacks to run the whole system (then the test skips, saying so)."""
-    from launcher.supervisor import pipeline_specs
-    missing = []
-    for spec in pipeline_specs(Settings(), 1):
-        module = spec.module
-        found = importlib.util.find_spec(module)
-        if found is None or (found.submodule_search_locations and importlib.util.find_spec(module + ".__main__")
-                             is None):
-            missing.append(f"python -m {module}")
-    models = PROJECT_ROOT / "models" / "metadata.json"
-    if not models.exists():
-        missing.append(f"trained models ({models})")
-    return missing
 
 
 def clip_seconds(clip) -> float:
@@ -55,9 +38,6 @@ def get_json(url: str):
 
 @pytest.fixture
 def system(tmp_path):
-    missing = missing_parts()
-    if missing:
-        pytest.skip("the whole system cannot run yet, missing: " + ", ".join(missing))
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "FT_DB_PATH": str(tmp_path / "workouts.sqlite3"),
            "FT_SPEECH_CACHE_DIR": str(tmp_path / "speech"), "FT_SPEAK_LOCALLY": "0", "FT_LOG_LEVEL": "INFO"}
