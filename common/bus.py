@@ -8,7 +8,7 @@ from pathlib import Path
 import zmq
 import zmq.auth
 
-from common.messages import Message, ProtocolError, decode, encode
+from common.messages import Message, decode, encode
 
 logger = logging.getLogger(__name__)
 

@@ -1,10 +1,8 @@
 """Plain-English observations about one session: depth, tempo and form across its sets."""
 from __future__ import annotations
 
-import logging
 import statistics
 
-logger = logging.getLogger(__name__)
 
 DEPTH_DROP = 0.15       # range of motion of the last set this much below the first: "depth dropped"
 TEMPO_CHANGE = 0.25     # mean rep duration of a set this much off the first set: "tempo slowed / sped up"

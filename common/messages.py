@@ -10,7 +10,7 @@ import msgpack
 
 # Bump on any change a receiver of the previous version could misread.
 # Adding an optional field is not such a change: receivers ignore unknown fields.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: CoachUpdate.events (a list) replaced the comma-joined `event`
 
 # Refuse absurd messages before msgpack allocates for them.
 MAX_BODY_BYTES = 1 << 20
@@ -108,6 +108,11 @@ class Classification(PoseResult):
     phase_conf: float = 0.0
     raw_exercise: str = "none"  # this frame's level-1 answer before voting
 
+    @classmethod
+    def of(cls, pose: PoseResult, **answer) -> "Classification":
+        """Every field of the pose (a field added to PoseResult travels on by itself) plus the answer."""
+        return cls(**{f.name: getattr(pose, f.name) for f in dataclasses.fields(PoseResult)}, **answer)
+
 
 # --------------------------------------------------------------------------- coach & speech
 
@@ -127,7 +132,8 @@ class CoachUpdate(Message):
     form_score: float | None = None                   # last rep's score, 0..100
     setup: list = field(default_factory=list)         # setup problems (lighting, framing)
     body_visible: bool = False
-    event: str = ""                                   # "rep", "set_end", "hold_milestone", ... or ""
+    events: list = field(default_factory=list)        # what this frame brought: "rep", "set_end", "hold_start",
+                                                      # "hold_milestone", "hold_end" (usually none)
 
 
 @dataclass(kw_only=True)

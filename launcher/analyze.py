@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import sys
 import tempfile
@@ -19,7 +18,6 @@ from common.messages import ProtocolError, SessionSummary
 from services.capture.sources import SourceError, open_video
 from launcher.supervisor import ServiceSpec, Supervisor, pipeline_specs
 
-logger = logging.getLogger(__name__)
 
 # A clip whose frames stop moving through the pipeline for this long has failed.
 STALL_TIMEOUT_S = 60.0

@@ -1,13 +1,11 @@
 """Training-set augmentation with fixed seeds: mirroring, small camera changes, and the seed's feature noise."""
 from __future__ import annotations
 
-import logging
 
 import numpy as np
 
 from common import features as F
 
-logger = logging.getLogger(__name__)
 
 # The seed's noise, kept because it is what the product spec asks for, with its two recipes:
 # a positive copy perturbs about half of the features a little; a "none" copy pushes a few features far

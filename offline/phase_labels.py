@@ -1,14 +1,12 @@
 """Per-frame start/end phase labels and 'in exercise' masks of real clips, from one movement signal each."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from common import features as F
 
-logger = logging.getLogger(__name__)
 
 # The procedure, per counted exercise: a movement signal that is low at "start" (rest position) and high at
 # "end" (the exertion position, as in the seed's screenshots). It is smoothed, then normalised per clip

@@ -1,7 +1,6 @@
 """Feature rows for both levels from labelled frame sets, with augmentation for the training side."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +10,6 @@ from common.features import NUM_FEATURES, features
 from offline import augment
 from offline.dataset import FrameSet
 
-logger = logging.getLogger(__name__)
 
 # Neighbouring video frames are near copies: a long clip would outweigh twenty short ones, so each source
 # gives at most this many frames (evenly spaced) before augmentation. The 100 push-up sequences are one

@@ -1,7 +1,6 @@
 """Held-out evaluation of the saved cascade: per frame, per clip (through the real votes), reps and timing."""
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 
@@ -14,8 +13,6 @@ from services.classifier.session import SessionClassifier
 from services.classifier.voting import VoteOptions
 from offline.dataset import OTHER, FrameSet
 from offline.phase_labels import count_cycles
-
-logger = logging.getLogger(__name__)
 
 
 def truth_of(fs: FrameSet) -> str:

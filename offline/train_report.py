@@ -1,10 +1,6 @@
 """The training report in Markdown: data, model comparison, chosen models, held-out results."""
 from __future__ import annotations
 
-import logging
-
-logger = logging.getLogger(__name__)
-
 
 def _pct(value) -> str:
     return "—" if value is None else f"{value:.1%}"

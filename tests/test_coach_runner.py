@@ -10,7 +10,7 @@ import zmq
 
 from common import bus
 from common.config import PROJECT_ROOT, Settings
-from common.messages import Classification, CoachUpdate, EndOfStream, SessionSummary
+from common.messages import Classification, CoachUpdate, SessionSummary
 from services.coach.runner import CoachRunner
 from tests.test_coach_processor import Stream, squat_frame
 

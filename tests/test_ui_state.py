@@ -74,7 +74,7 @@ def test_identical_coach_updates_are_not_repeated():
     assert "coach" not in names(state.apply(CoachUpdate(**update), now=1.1))
     assert "coach" in names(state.apply(CoachUpdate(**{**update, "reps": {"squat": 3}}), now=1.2))
     # An event (a rep, a set end) is always passed on, even if the numbers look the same.
-    assert "coach" in names(state.apply(CoachUpdate(**{**update, "reps": {"squat": 3}, "event": "set_end"}), now=1.3))
+    assert "coach" in names(state.apply(CoachUpdate(**{**update, "reps": {"squat": 3}, "events": ["set_end"]}), now=1.3))
 
 
 def test_plank_shows_a_timer_not_a_count():

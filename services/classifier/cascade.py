@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import numpy as np
 from common.exercises import END, NONE, START, is_hold
 from common.features import FEATURE_NAMES, NUM_FEATURES
 
-logger = logging.getLogger(__name__)
 
 METADATA_FILE = "metadata.json"
 LEVEL1_FILE = "level1_xgboost.json"

@@ -1,7 +1,6 @@
 """Classifier processor: re-order poses per session, classify each frame, forward skips and end-of-stream."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -10,8 +9,6 @@ import numpy as np
 from common.features import as_array
 from common.messages import Classification, EndOfStream, FrameSkipped, Message, PoseResult
 from services.classifier.reorder import ReorderBuffer
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -80,9 +77,9 @@ class ClassifierProcessor:
             self.stats["no_person"] += 1
         aspect = pose.width / pose.height if pose.width > 0 and pose.height > 0 else 1.0
         out = classifier.classify(landmarks, aspect)
-        return Classification(session=pose.session, seq=pose.seq, ts_capture=pose.ts_capture, width=pose.width,
-                              height=pose.height, landmarks=pose.landmarks if landmarks is not None else b"",
-                              dark_share=pose.dark_share, bright_share=pose.bright_share, pose_ms=pose.pose_ms,
-                              worker=pose.worker, source=pose.source, live=pose.live, exercise=out.exercise, exercise_conf=float(out.exercise_conf),
-                              phase=out.phase or "", phase_conf=float(out.phase_conf),
-                              raw_exercise=out.raw_exercise)
+        result = Classification.of(pose, exercise=out.exercise, exercise_conf=float(out.exercise_conf),
+                                   phase=out.phase or "", phase_conf=float(out.phase_conf),
+                                   raw_exercise=out.raw_exercise)
+        if landmarks is None:
+            result.landmarks = b""   # unusable landmarks are no person, for everyone downstream
+        return result

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,8 +10,6 @@ from common.exercises import NONE, is_hold
 from common.features import as_array, features
 from services.classifier.cascade import Cascade
 from services.classifier.voting import ExerciseVoter, PhaseVoter, VoteOptions
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -70,8 +67,3 @@ class SessionClassifier:
         # A short gap keeps the phase as it was: the body is still there, just not seen for a moment.
         phase = self.phase_vote.current if counted else ""
         return ClassifierOutput(voted.exercise, voted.conf, phase, 0.0, NONE)
-
-    def reset(self) -> None:
-        self.exercise_vote.reset()
-        self.phase_vote.reset()
-        self.phase_exercise = NONE

@@ -1,7 +1,6 @@
 """One frame's body as the coach measures it: true-proportion points, visibility, sides and joint angles."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +11,6 @@ from common.features import (L_ANKLE, L_ELBOW, L_FOOT, L_HEEL, L_HIP, L_KNEE, L_
 
 L_EAR, R_EAR = 7, 8
 
-logger = logging.getLogger(__name__)
 
 # A landmark counts as seen when BlazePose is this sure of it and it lies inside the picture. The margin lets
 # through hands or feet just over the edge: BlazePose places those well (and with high visibility).

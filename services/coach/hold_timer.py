@@ -1,10 +1,7 @@
 """Times a held exercise (plank): runs while the pose holds, bridges short dropouts, announces milestones."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,9 @@
 """Runs of one voted exercise within a session, and the SessionSummary body built from them."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 from common.exercises import EXERCISES
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass

@@ -5,7 +5,7 @@ import logging
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 
-from common.messages import Credit, EndOfStream, Frame, FrameSkipped, Message, PoseResult
+from common.messages import Credit, EndOfStream, Frame, FrameSkipped, Message
 
 logger = logging.getLogger(__name__)
 

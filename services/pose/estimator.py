@@ -1,7 +1,6 @@
 """MediaPipe BlazePose on decoded frames: one tracker kept per session, least recently used evicted."""
 from __future__ import annotations
 
-import logging
 import time
 from collections import OrderedDict
 
@@ -11,7 +10,6 @@ import numpy as np
 from common.features import NUM_LANDMARKS
 from services.pose.selector import PersonSelector, SelectorConfig
 
-logger = logging.getLogger(__name__)
 
 # Pixels darker / brighter than these (0..255 gray) count as crushed / blown out for lighting checks.
 DARK_LEVEL, BRIGHT_LEVEL = 30, 235

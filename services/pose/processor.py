@@ -1,12 +1,9 @@
 """Pose processor: Frame -> PoseResult (or FrameSkipped for an undecodable frame). No sockets."""
 from __future__ import annotations
 
-import logging
 
 from common.messages import EndOfStream, Frame, FrameSkipped, Message, PoseResult
 from services.pose.estimator import PoseEstimator, decode_jpeg, lighting
-
-logger = logging.getLogger(__name__)
 
 
 class PoseProcessor:

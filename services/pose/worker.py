@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import socket
 import time
@@ -16,7 +15,6 @@ from common.service import ServiceRunner, service_main
 from services.pose.estimator import PoseEstimator
 from services.pose.processor import PoseProcessor
 
-logger = logging.getLogger(__name__)
 
 SETTINGS = ("broker_backend", "health_in", "pose_sessions_per_worker", "person_probe_frames", "curve_dir")
 # An idle worker re-announces itself so the broker knows it is still there.

@@ -1,11 +1,9 @@
 """The latest video frame per session and the last few spoken cues, shared between the hub and web requests."""
 from __future__ import annotations
 
-import logging
 import threading
 from collections import OrderedDict
 
-logger = logging.getLogger(__name__)
 
 # Cues kept for playback: a page fetches each one as it is announced, so only the newest matter.
 AUDIO_KEPT = 32

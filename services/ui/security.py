@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import logging
 from urllib.parse import urlsplit
 
-logger = logging.getLogger(__name__)
 
 TOKEN_COOKIE = "ft_token"
 TOKEN_HEADER = "X-FT-Token"

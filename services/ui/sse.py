@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import json
-import logging
 import math
 import threading
 from collections import deque
 
 from services.ui.state import Event
 
-logger = logging.getLogger(__name__)
 
 # Events a client may have waiting; beyond this the oldest are dropped (every event carries full state).
 CLIENT_QUEUE = 256
