@@ -46,6 +46,8 @@ class Settings:
     max_side: int = _setting(640, "Frames are resized so their longer side is at most this many pixels "
                                   "before JPEG (pose accuracy is flat above ~640, cost is not)")
     jpeg_quality: int = _setting(80, "JPEG quality of captured frames")
+    exercise: str = _setting("", "The exercise done in front of a local source (file or camera), e.g. squat; empty: "
+                                 "recognise it from the movement. Browser trainees pick theirs on the page")
     realtime: bool = _setting(True, "Replay video files at their own frame rate (False: as fast as workers go, "
                                     "no frame dropped)")
     loop: bool = _setting(False, "Loop a video file source forever")

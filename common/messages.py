@@ -60,6 +60,7 @@ class Frame(Message):
     height: int = 0
     source: str = ""          # "file:<path>", "camera:<n>", "browser"
     live: bool = True         # live frames may be dropped; offline (analyze) frames never are
+    chosen_exercise: str = ""  # the exercise the trainee picked ("": recognise it from the movement)
     jpeg: bytes = b""
 
 
@@ -95,6 +96,7 @@ class PoseResult(Message):
     worker: str = ""
     source: str = ""           # the frame's source ("file:<path>", "camera:<n>", "browser")
     live: bool = True          # copied from the frame: offline frames are never dropped, so worth waiting for
+    chosen_exercise: str = ""  # copied from the frame
 
 
 @dataclass(kw_only=True)

@@ -36,7 +36,8 @@ def test_ingest_gate_passes_the_ui_numbering_on_and_refuses_what_is_not_a_sane_f
     assert gate.check(EndOfStream(session="web-1", seq=3)).seq == 3
     header_only = jpeg[:2] + bytes.fromhex("ffc0 0011 08 ffdc ffdc 03") + jpeg[2:]   # declares 65500 x 65500
     for bad in (Frame(session="web-1", jpeg=b"GIF89a"), Frame(session="", jpeg=jpeg),
-                Frame(session="web-1", jpeg=header_only), Cue(session="web-1", text="hi")):
+                Frame(session="web-1", jpeg=header_only), Frame(session="web-1", jpeg=jpeg, chosen_exercise="yoga"),
+                Cue(session="web-1", text="hi")):
         with pytest.raises(ValueError):
             gate.check(bad)
 

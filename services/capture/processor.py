@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.jpeg import check_jpeg, check_session
+from common.exercises import EXERCISES
+from common.jpeg import BadFrame, check_jpeg, check_session
 from common.messages import EndOfStream, Frame, Message
 from services.capture.frames import prepare
 
@@ -12,15 +13,16 @@ from services.capture.frames import prepare
 class SessionEncoder:
     """Turns the images of one session into numbered Frame messages."""
 
-    def __init__(self, session: str, source: str, live: bool, max_side: int = 640, quality: int = 80):
-        self.session, self.source, self.live = session, source, live
+    def __init__(self, session: str, source: str, live: bool, max_side: int = 640, quality: int = 80,
+                 chosen_exercise: str = ""):
+        self.session, self.source, self.live, self.chosen_exercise = session, source, live, chosen_exercise
         self.max_side, self.quality = max_side, quality
         self.seq = 0
 
     def frame(self, image: np.ndarray, ts_capture: float) -> Frame:
         jpeg, width, height = prepare(image, self.max_side, self.quality)
         msg = Frame(session=self.session, seq=self.seq, ts_capture=ts_capture, width=width, height=height,
-                    source=self.source, live=self.live, jpeg=jpeg)
+                    source=self.source, live=self.live, chosen_exercise=self.chosen_exercise, jpeg=jpeg)
         self.seq += 1
         return msg
 
@@ -41,6 +43,8 @@ class IngestGate:
         if isinstance(msg, Frame):
             check_session(msg.session)
             width, height = check_jpeg(msg.jpeg)
+            if msg.chosen_exercise and msg.chosen_exercise not in EXERCISES:
+                raise BadFrame("bad_exercise", f"no exercise {msg.chosen_exercise[:40]!r}")
             msg.width, msg.height, msg.live = width, height, True
             msg.source = msg.source or "browser"
             return msg

@@ -18,7 +18,7 @@ from services.capture.sources import CameraSource, FileSource, SourceError
 
 logger = logging.getLogger(__name__)
 
-SETTINGS = ("source", "capture_ingest", "capture_preview", "broker_frontend", "health_in", "max_side",
+SETTINGS = ("source", "exercise", "capture_ingest", "capture_preview", "broker_frontend", "health_in", "max_side",
             "jpeg_quality", "realtime", "loop", "offline_window", "bind_host", "curve_dir")
 
 
@@ -60,7 +60,8 @@ class CaptureRunner(ServiceRunner):
                 raise
             return
         session = session or f"{'cam' if source.isdigit() else Path(source).stem}-{uuid.uuid4().hex[:6]}"
-        self.encoder = SessionEncoder(session, name, live, self.settings.max_side, self.settings.jpeg_quality)
+        self.encoder = SessionEncoder(session, name, live, self.settings.max_side, self.settings.jpeg_quality,
+                                      self.settings.exercise)
         self.window = CreditWindow(self.settings.offline_window)
         self.frames = self.local.frames()
         self.started = time.time()

@@ -34,4 +34,4 @@ class PoseProcessor:
                           width=image.shape[1], height=image.shape[0],
                           landmarks=b"" if landmarks is None else landmarks.tobytes(),
                           dark_share=dark, bright_share=bright, pose_ms=ms, worker=self.worker,
-                          source=msg.source, live=msg.live)
+                          source=msg.source, live=msg.live, chosen_exercise=msg.chosen_exercise)
