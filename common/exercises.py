@@ -1,13 +1,13 @@
 """The exercise catalogue: everything the trainer knows about each exercise, one entry per exercise.
 
 Adding an exercise means adding its `Exercise` entry here (names, colour, camera placement, the joints it is
-counted with, its rep signal and timing, its form rules), its training data (offline/) and its tests. Code
+counted with, the signals that carry its reps, its form rules), its training data (offline/) and its tests. Code
 elsewhere reads these entries; it holds no per-exercise table of its own. Form rules are data: each names
 body measures (services/coach/form_rules.py computes them from the landmarks) and the range they must keep.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 NONE = "none"
 START, END = "start", "end"
@@ -18,35 +18,25 @@ ANY = "any"          # in every phase (and through a hold)
 POSTURE = "posture"  # must hold on most judged frames of its phase
 REACH = "reach"      # must be reached on at least a couple of frames of its phase (depth, arms up ...)
 
-DOWN = "down"        # a rep-signal joint: the direction straight down the picture from the middle joint
-
-
 @dataclass(frozen=True)
 class RepSignal:
-    """Which joint angle (a-b-c, at b) swings with every rep, and on which side(s) it is read."""
+    """One signal a rep counter follows: a body measure (common/rep_signals.py), or a weighted blend of
+    several, each divided by its scale so that they add up in one unit. A rep is a full swing of the signal
+    away from the start position and back (services/coach/movement_counter.py)."""
 
-    joints: tuple[str, str, str]   # DOWN as the first: the angle from the vertical
-    sides: str                     # "near": the side turned to the camera; "both": mean of both; "min": smaller
-    start_high: bool               # True when the angle is larger at the start phase than at the end phase
+    measures: tuple[tuple[str, float, float], ...]   # (measure, weight, scale): signal = sum(w * value / scale)
+    start_high: bool              # the signal is larger in the start position than at the far end
+    prior_range: float            # a typical full swing, in signal units, until this trainee's reps calibrate it
+    min_swing: float              # a smaller swing is never a rep (fidgeting, tracking noise)
+    min_rep_s: float              # a faster swing is a tracking glitch
+    max_rep_s: float              # a slower one is not a rep of this exercise (sitting down, walking off)
 
 
-@dataclass(frozen=True)
-class RepTiming:
-    """How a phase sequence must look before it counts; all times in seconds of capture time."""
-
-    min_phase_s: float = 0.10     # a new phase must persist this long ...
-    min_phase_frames: int = 2     # ... and over this many frames before it counts as reached
-    settle_s: float = 0.10        # getting into position: the first start must hold this long
-    min_rep_s: float = 0.30       # a faster cycle is jitter around a phase boundary
-    max_rep_s: float = 10.0       # a slower one is not a rep (walking away, resting at the bottom)
-    max_gap_s: float = 1.5        # longer without a phase (no body, other exercise): forget the cycle
-    min_range_deg: float = 20.0   # with a rep angle: a smaller swing is not a rep
-    finish_return: float = 0.6    # at end of stream a rep in progress counts once the angle came back this far
-    return_share: float = 0.2     # back within this share of the swing from the start angle = back at the start
-    # The swing of a full rep: about the 10th percentile of the range of the reps counted on the training clips
-    # (push-up 86, squat 72, lunge 84, crunch 13, jumping jack 139 degrees). A rep already under way when the
-    # stream began counts only when the angle swings this far back to the start.
-    full_range_deg: float = 70.0
+# Squats and lunges drop the hips and bend the knees. Seen from the front the knee angle in the picture barely
+# changes (the knee comes towards the camera) while the hip drop shows in every view; the knee angle steadies it
+# where the torso, by which the hip height is measured, is seen poorly. Units: a knee swing of 80 deg or a hip
+# drop of 40 % of the torso is one unit.
+LEG_BLEND = (("knee_angle", 0.3, 80.0), ("hip_height", 0.7, 40.0))
 
 
 @dataclass(frozen=True)
@@ -71,6 +61,17 @@ class FormRule:
 
 
 @dataclass(frozen=True)
+class RepGate:
+    """Over a rep, a rep-signal measure must swing at least `min_swing` and at most `max_swing`, and/or never go
+    below `floor` (judged on its 10th and 90th percentiles over the rep)."""
+
+    measure: str
+    min_swing: float | None = None
+    max_swing: float | None = None
+    floor: float | None = None
+
+
+@dataclass(frozen=True)
 class Exercise:
     name: str
     display_name: str             # title on screen ("Squats")
@@ -81,8 +82,16 @@ class Exercise:
     view: str                     # "side" or "front": how the camera should see the trainee
     required_joints: tuple[str, ...]   # of one side: without them the coach neither counts nor corrects
     hold: bool = False            # timed (plank), not counted
-    signal: RepSignal | None = None
-    timing: RepTiming = field(default_factory=RepTiming)
+    # The signals that carry its reps, each followed by its own counter; the exercise's count is the highest
+    # of them (a sit-up bends at the hip, a crunch curls the head: either is a rep).
+    signals: tuple[RepSignal, ...] = ()
+    range_measure: str = ""       # the joint angle whose swing over a rep is its "range of motion" (degrees)
+    # What every rep of it does, whatever the view (rep_signals measures over the rep; unseen: no verdict): a rep
+    # that does not is another movement the same joints make (high knees bend the knees but keep the hips up).
+    rep_gates: tuple[RepGate, ...] = ()
+    # A hold (plank) is timed only while none of these fails (form_rules measures on the frame; a measure the view
+    # does not show gives no verdict): a plank, not kneeling on all fours.
+    hold_posture: tuple[Condition, ...] = ()
     rules: tuple[FormRule, ...] = ()
 
 
@@ -93,10 +102,13 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         "Face the camera, whole body in view.", "front",
         # Counted by the arms: a close camera (a laptop on a desk) cuts the hips.
         required_joints=("shoulder", "elbow"),
-        # The arms swing from hanging down to overhead, measured from the vertical rather than from the hips;
-        # the trainee stands upright, so it is the same angle whenever the hips are seen.
-        signal=RepSignal((DOWN, "shoulder", "elbow"), "both", start_high=False),
-        timing=RepTiming(min_rep_s=0.25, max_rep_s=6.0, min_range_deg=40.0, full_range_deg=135.0),
+        # The arms swing from hanging down to overhead (degrees from the vertical, both arms).
+        signals=(RepSignal((("arm_elevation", 1.0, 1.0),), start_high=False, prior_range=110.0, min_swing=50.0,
+                           min_rep_s=0.3, max_rep_s=4.0),),
+        range_measure="arm_elevation",
+        # The legs jump out and in with nearly straight knees, the feet close to the floor (hips move < 110 % of the
+        # torso over a rep; real jacks: 99th percentile 99): a star jump leaps, a burpee squats.
+        rep_gates=(RepGate("knee_angle", floor=120.0), RepGate("hip_height", max_swing=110.0)),
         rules=(
             FormRule("arms_straight", START, POSTURE, "Keep your arms straight",
                      (Condition("elbow_angle_min", low=120.0),)),          # 120-180 deg on the way down
@@ -111,10 +123,16 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         "crunch", "Crunches", "crunch", "crunches", "#8e4fd6",
         "Side view, lying across the picture.", "side",
         required_joints=("shoulder", "hip", "knee"),
-        # The trunk barely bends at the hip in a crunch; the head travels towards the knees, so measure that.
-        signal=RepSignal(("nose", "hip", "knee"), "near", start_high=True),
-        # Often held at the top for a breath; the hip angle swings little when seen from the side.
-        timing=RepTiming(max_rep_s=15.0, min_range_deg=8.0, full_range_deg=13.0),
+        # A crunch curls the head and shoulders towards the knees while the trunk barely bends at the hip; a
+        # sit-up bends at the hip. Each has its own signal; either completes a rep.
+        signals=(RepSignal((("head_curl", 1.0, 1.0),), start_high=True, prior_range=30.0, min_swing=10.0,
+                           min_rep_s=0.4, max_rep_s=10.0),
+                 RepSignal((("trunk_bend", 1.0, 1.0),), start_high=True, prior_range=30.0, min_swing=10.0,
+                           min_rep_s=0.4, max_rep_s=10.0)),
+        range_measure="head_curl",
+        # The feet stay down (hip height above the lower ankle moves < 60 % of the torso; real crunches: 95th
+        # percentile 35): leg raises lift them.
+        rep_gates=(RepGate("hip_height", max_swing=60.0),),
         rules=(
             # Shoulder->ear line: lying 20-30 deg, curled up 55-70 deg.
             FormRule("shoulders_down_at_start", START, REACH, "Lower your shoulders back to the floor",
@@ -126,9 +144,10 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         "lunge", "Lunges", "lunge", "lunges", "#e0474c",
         "Side view, whole body in view.", "side",
         required_joints=("hip", "knee"),
-        # Either leg may be the front one, and both knees bend in a lunge: the more bent knee leads.
-        signal=RepSignal(("hip", "knee", "ankle"), "min", start_high=True),
-        timing=RepTiming(max_rep_s=12.0, full_range_deg=80.0),
+        signals=(RepSignal(LEG_BLEND, start_high=True, prior_range=1.0, min_swing=0.4, min_rep_s=0.5,
+                           max_rep_s=12.0),),
+        range_measure="knee_angle",
+        rep_gates=(RepGate("hip_height", min_swing=15.0),),   # the hips drop (in % of the torso)
         rules=(
             FormRule("torso_upright", ANY, POSTURE, "Keep your torso upright",
                      (Condition("torso_incline_deg", low=65.0),)),       # at most 25 deg of forward lean
@@ -141,6 +160,9 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         "plank", "Plank", "plank", "planks", "#1aa3c4",
         "Side view, head to heels in view.", "side",
         required_joints=("shoulder", "hip"), hold=True,
+        # Long from shoulders to knees and feet (on all fours or sitting back, the hips fold to ~90 deg). Seen
+        # head-on these cannot be measured: no verdict then.
+        hold_posture=(Condition("hip_fold_deg", low=130.0), Condition("body_line_deg", low=115.0)),
         rules=(
             # Hip above (+) or below (-) the shoulder-ankle line, in shares of it (correct planks: ~0.09).
             FormRule("hips_not_too_high", ANY, POSTURE, "Lower your hips into a straight line",
@@ -152,8 +174,10 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         "squat", "Squats", "squat", "squats", "#3b6ef5",
         "Side view (or three-quarter), feet in view.", "side",
         required_joints=("shoulder", "hip", "knee"),
-        # Seen from the front one knee can look straight in the picture while both bend: the more bent one leads.
-        signal=RepSignal(("hip", "knee", "ankle"), "min", start_high=True),
+        signals=(RepSignal(LEG_BLEND, start_high=True, prior_range=1.0, min_swing=0.4, min_rep_s=0.3,
+                           max_rep_s=12.0),),
+        range_measure="knee_angle",
+        rep_gates=(RepGate("hip_height", min_swing=15.0),),   # the hips drop (in % of the torso)
         rules=(
             FormRule("head_up", ANY, POSTURE, "Keep your head up",
                      (Condition("head_down_deg", high=45.0),)),          # ear->nose at most this far down
@@ -165,11 +189,10 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         "push_up", "Push-ups", "push-up", "push-ups", "#f08a24",
         "Side view, head to feet in view.", "side",
         required_joints=("shoulder", "elbow", "wrist", "hip"),
-        signal=RepSignal(("shoulder", "elbow", "wrist"), "near", start_high=True),
-        # Real push-ups swing the elbow 50-130 deg; a 30 deg dip at the top is the classifier flickering. A
-        # push-up cut off on the way up counts only near straight arms: push-up_11 (training) ends 60 % of the
-        # way up and is labelled without that rep; squats and crunches cut as late are labelled with it.
-        timing=RepTiming(min_range_deg=45.0, full_range_deg=85.0, finish_return=0.75),
+        # The elbow of the arm turned to the camera: ~170 deg at the top, 60-90 at the bottom.
+        signals=(RepSignal((("elbow_angle", 1.0, 1.0),), start_high=True, prior_range=90.0, min_swing=30.0,
+                           min_rep_s=0.4, max_rep_s=10.0),),
+        range_measure="elbow_angle",
         rules=(
             # Shoulder-hip-ankle angle (labelled correct ones: >= 168); sagging shows on part of a rep only.
             FormRule("body_straight", ANY, POSTURE, "Keep your body in a straight line",

@@ -136,6 +136,9 @@ class CoachUpdate(Message):
     body_visible: bool = False
     events: list = field(default_factory=list)        # what this frame brought: "rep", "set_end", "hold_start",
                                                       # "hold_milestone", "hold_end" (usually none)
+    rep_signal: float | None = None                   # the current exercise's rep signal (its own units) ...
+    rep_bands: list = field(default_factory=list)     # ... and the levels a rep must cross: [leave start, be back]
+                                                      # (None where not yet known): why a rep was counted
 
 
 @dataclass(kw_only=True)

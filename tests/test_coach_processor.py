@@ -137,7 +137,8 @@ def test_plank_hold_milestones_and_form(store):
     processor = CoachProcessor(store, Settings())
     good = side_pose(**PLANK_GOOD).tobytes()
     sagging = side_pose(**PLANK_HIPS_LOW).tobytes()
-    stream = (Stream().frames(30, "none", "", good).frames(int(12 * FPS), "plank", "", good)
+    # One second of nobody in the picture, then 12 s of a good plank and 3 s of a sagging one.
+    stream = (Stream().frames(30, "none", "", b"").frames(int(12 * FPS), "plank", "", good)
               .frames(int(3 * FPS), "plank", "", sagging).frames(60, "none", "", good).end())
     out = run(processor, stream)
     updates = [m for m in out if isinstance(m, CoachUpdate)]
@@ -152,6 +153,20 @@ def test_plank_hold_milestones_and_form(store):
     assert summary["segments"][0]["start_s"] == 1.0 and summary["segments"][0]["end_s"] == 16.0
     assert summary["segments"][0]["form_cues"] == {"Lift your hips, don't let them sag": 1}
     assert store.session_totals("s1")["plank"]["hold_seconds"] == pytest.approx(15.0, abs=0.1)
+
+
+def test_a_plank_is_timed_from_when_the_body_took_the_posture_not_from_when_it_was_recognised(store):
+    processor = CoachProcessor(store, Settings())
+    good = side_pose(**PLANK_GOOD).tobytes()
+    on_all_fours = side_pose(shin=90.0, thigh=0.0, torso=90.0, upper_arm=180.0, forearm=180.0).tobytes()
+    stream = (Stream().frames(30, "none", "", on_all_fours).frames(45, "none", "", good)   # recognised 1.5 s late
+              .frames(int(8 * FPS), "plank", "", good).frames(30, "none", "", on_all_fours).end())
+    out = run(processor, stream)
+    assert out[-1].summary["totals"]["plank"]["hold_seconds"] == pytest.approx(9.5, abs=0.1)
+    # Picked as the exercise but on all fours the whole time: no plank to time.
+    processor = CoachProcessor(store, Settings())
+    out = run(processor, Stream("fours").frames(int(6 * FPS), "plank", "", on_all_fours).end())
+    assert out[-1].summary["totals"].get("plank", {}).get("hold_seconds", 0.0) == 0.0
 
 
 def test_restart_resumes_the_session_from_the_store(store):
@@ -184,12 +199,31 @@ def test_a_stream_that_opens_mid_squat_counts_the_rep_under_way(store):
     stream = rising_squat(Stream("mid")).frames(20, "squat", "start", squat_frame(0.0)).squats(1)
     out = run(processor, stream.frames(15, "squat", "start", squat_frame(0.0)).end())
     assert out[-1].summary["totals"]["squat"]["reps"] == 2
-    # The same movement after the stream opened on something else is someone getting into position.
+
+
+def test_reps_before_recognition_settles_count_once_it_does_and_not_otherwise(store):
+    # Recognition needs a window of motion: the first squats happen while it still says "none".
     processor = CoachProcessor(store, Settings())
-    stream = Stream("late").frames(30, "none", "", squat_frame(0.0))
-    rising_squat(stream).frames(20, "squat", "start", squat_frame(0.0)).squats(1)
-    out = run(processor, stream.frames(15, "squat", "start", squat_frame(0.0)).end())
-    assert out[-1].summary["totals"]["squat"]["reps"] == 1
+    stream = Stream("lag").frames(20, "none", "", squat_frame(0.0))
+    for _ in range(2):
+        stream.squats(1)
+        stream.messages[-30:] = [_as(m, "none") for m in stream.messages[-30:]]
+    stream.squats(3).frames(15, "squat", "start", squat_frame(0.0))
+    out = run(processor, stream.end())
+    counts = [m.reps["squat"] for m in out if isinstance(m, CoachUpdate) and "rep" in m.events]
+    assert counts[-1] == 5 and out[-1].summary["totals"]["squat"]["reps"] == 5
+    # The same movement never recognised as squats (someone not exercising, as far as we can tell) counts nothing.
+    processor = CoachProcessor(store, Settings())
+    stream = Stream("never").frames(20, "none", "", squat_frame(0.0)).squats(2)
+    stream.messages[:] = [_as(m, "none") for m in stream.messages]
+    out = run(processor, stream.frames(200, "none", "", squat_frame(0.0)).end())
+    assert out[-1].summary["totals"].get("squat", {}).get("reps", 0) == 0
+
+
+def _as(msg: Classification, exercise: str) -> Classification:
+    msg.exercise = msg.raw_exercise = exercise
+    msg.phase = ""
+    return msg
 
 
 def test_sessions_are_independent(store):

@@ -140,6 +140,14 @@ def body_line_deg(body: Body) -> float | None:
     return body.angle(side, "shoulder", "hip", end)
 
 
+def hip_fold_deg(body: Body) -> float | None:
+    """Shoulder-hip-knee angle on the side turned to the camera: ~180 lying long, ~90 on all fours or sitting."""
+    side = body.near_side(("shoulder", "hip", "knee"))
+    if not body.side_seen(side, ("shoulder", "hip", "knee")):
+        return None
+    return body.angle(side, "shoulder", "hip", "knee")
+
+
 def near_elbow_deg(body: Body) -> float | None:
     side = body.near_side(("shoulder", "elbow", "wrist"))
     if not body.side_seen(side, ("shoulder", "elbow", "wrist")):
@@ -150,7 +158,7 @@ def near_elbow_deg(body: Body) -> float | None:
 MEASURES: dict[str, Callable[[Body], float | None]] = {f.__name__: f for f in (
     elbow_angle_min, feet_spread, wrists_above_nose, neck_lift_deg, torso_incline_deg, front_knee_deg,
     back_knee_deg, front_knee_past_toe, near_knee_past_toe, hip_offset, head_down_deg, body_line_deg,
-    near_elbow_deg)}
+    hip_fold_deg, near_elbow_deg)}
 
 RULES_BY_EXERCISE: dict[str, tuple[FormRule, ...]] = {name: e.rules for name, e in CATALOGUE.items()}
 
@@ -158,6 +166,21 @@ RULES_BY_EXERCISE: dict[str, tuple[FormRule, ...]] = {name: e.rules for name, e 
 def holds(condition: Condition, value: float) -> bool:
     return ((condition.low is None or value >= condition.low)
             and (condition.high is None or value <= condition.high))
+
+
+def in_posture(body: Body | None, exercise: str) -> bool:
+    """Whether the body may be in the exercise's hold posture: no declared condition fails (unmeasurable ones
+    give no verdict; head-on, a plank's line cannot be seen)."""
+    entry = CATALOGUE.get(exercise)
+    if entry is None or not entry.hold_posture:
+        return True
+    if body is None:
+        return False
+    for condition in entry.hold_posture:
+        value = MEASURES[condition.measure](body)
+        if value is not None and not holds(condition, value):
+            return False
+    return True
 
 
 def judge(rule: FormRule, body: Body) -> bool | None:

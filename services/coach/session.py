@@ -4,26 +4,31 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass
 
-from common.exercises import EXERCISES, HOLDS, NONE
+from common.exercises import COUNTED, EXERCISES, HOLDS, NONE
+from common.features import as_array
+from common.history import HistoryWriter
 from common.messages import Classification
+from common.rep_signals import measure_all
 from services.coach.body import Body
+from services.coach.exercise_tracker import CountedRep, ExerciseTracker
+from services.coach.form_rules import in_posture
 from services.coach.form_tracker import FormTracker
 from services.coach.hold_timer import HoldTimer
-from services.coach.motion import rep_angle
-from services.coach.rep_counter import Rep, RepCounter
 from services.coach.sets import (PRIORITY, Announcement, SetRecord, SetTracker, hold_announcement,
                                  rep_announcement, set_announcement)
 from services.coach.setup_checks import SetupMonitor, body_visible, check_setup
-from common.history import HistoryWriter
 from services.coach.summary import SegmentLog
 
 
 RECENT_CUES_S = 5.0      # corrections stay on screen this long (capture time)
 HOLD_STORE_EVERY_S = 1.0  # a growing hold is written to the store this often
-LOOKBACK_S = 1.0          # frames kept to show a counter the moment before its exercise was voted
-OPENING_S = 0.5           # the stream's first moments: what the trainee is doing when the camera starts
-JOIN_WITHIN_S = 2.0       # a counter voted this soon after the first frame may join a rep under way (the vote
-                          # needs 6 frames: 0.2 s at 30 fps, 1.2 s at 5 fps)
+LOOKBACK_S = 3.0          # frames kept to backdate a hold to when the posture began (recognition needs a window)
+# A stream that ends before the vote settles takes the reps of the exercise the classifier's level 1 named most
+# on the frames of the last RAW_WINDOW_S: if at least RAW_SHARE of them, or any when the whole stream was shorter
+# than recognition needs (SHORT_STREAM_S: a recording of a rep or two).
+RAW_WINDOW_S = 4.0
+RAW_SHARE = 0.4
+SHORT_STREAM_S = 6.0
 
 
 @dataclass
@@ -50,8 +55,7 @@ class CoachSession:
         self.store = store
         self.wall_offset = wall_offset   # capture time + offset = seconds since the epoch (for the history)
         restored = restored or {}
-        self.counters = {ex: RepCounter(ex, count=restored.get(ex, {}).get("reps", 0))
-                         for ex in EXERCISES if ex not in HOLDS}
+        self.tracker = ExerciseTracker({ex: t.get("reps", 0) for ex, t in restored.items()})
         self.holds = {ex: HoldTimer(ex, total_s=restored.get(ex, {}).get("hold_seconds", 0.0)) for ex in HOLDS}
         self.forms = {ex: FormTracker(ex) for ex in EXERCISES}
         self.sets = SetTracker(set_pause_s, {ex: t.get("sets", 0) for ex, t in restored.items()})
@@ -67,7 +71,7 @@ class CoachSession:
         self.last_ts = 0.0
         self.frames_seen = 0
         self._recent: deque[tuple[float, str, Body]] = deque()
-        self._opening: Counter[str] = Counter()   # raw exercises of the bodies seen in the first OPENING_S
+        self._raw: deque[tuple[float, str]] = deque()   # the classifier's per-frame answers, RAW_WINDOW_S back
         self._hold_ids: dict[str, int] = {}
         self._hold_stored_s: dict[str, float] = {}
 
@@ -81,8 +85,6 @@ class CoachSession:
         events: list[str] = []
         said: list[Said] = []
         body = Body.from_landmarks(msg.landmarks, msg.width, msg.height)
-        if body is not None and now - self.first_ts <= OPENING_S:
-            self._opening[msg.raw_exercise] += 1
         exercise = msg.exercise if msg.exercise in EXERCISES else NONE
         for problem in self.setup.update(now, check_setup(body, exercise, msg.dark_share, msg.bright_share)):
             said.append(Said(problem.text, "setup", PRIORITY["setup"]))
@@ -93,15 +95,19 @@ class CoachSession:
         self.segments.observe(now, exercise)
         self.body_visible = exercise != NONE and body_visible(body, exercise)
         for ex, timer in self.holds.items():
-            self._update_hold(now, ex, timer, ex == exercise and self.body_visible, events, said)
-        if exercise in self.counters:
-            self._update_reps(now, msg, exercise, body, events, said)
-        elif exercise in HOLDS and self.body_visible and self.holds[exercise].holding:
+            holding = ex == exercise and self.body_visible and in_posture(body, ex)
+            self._update_hold(now, ex, timer, holding, events, said)
+        self._update_reps(now, msg, exercise, body, events, said)
+        if exercise in HOLDS and self.body_visible and self.holds[exercise].holding:
             form = self.forms[exercise]
             for rule in form.observe(body, msg.phase or "hold", live=True):
                 said.append(self._correction(now, exercise, rule.cue))
         self._remember(now, msg.raw_exercise, body)
         return FrameResult(events, said)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.tracker.counts
 
     def tick(self, now: float) -> FrameResult:
         """Time passed without a usable frame (a skipped frame)."""
@@ -116,10 +122,8 @@ class CoachSession:
         said: list[Said] = []
         events: list[str] = []
         self.last_ts = max(self.last_ts, now)
-        if self.exercise in self.counters:
-            rep = self.counters[self.exercise].finish(now)
-            if rep is not None:
-                self._count(rep, events, said)
+        for rep in self.tracker.flush(self._likely_exercise()):
+            self._count(rep, events, said)
         for ex, timer in self.holds.items():
             for ev in timer.finish(now):
                 self._hold_event(ex, timer, ev, events, said)
@@ -129,41 +133,45 @@ class CoachSession:
         self.store.end_session(self.id, self.wall(self.last_ts))
         return said
 
-    def _under_way(self, now: float, exercise: str) -> bool:
-        """The stream opened on this exercise: the trainee was already doing it when the first frame came."""
-        if self.first_ts is None or now - self.first_ts > JOIN_WITHIN_S or not self._opening:
-            return False
-        return self._opening.most_common(1)[0][0] == exercise
+    def _likely_exercise(self) -> str:
+        """The counted exercise level 1 named most on recent frames (RAW_SHARE of them, or any in a short stream)."""
+        named = Counter(raw for _, raw in self._raw if raw in COUNTED)
+        if not named:
+            return NONE
+        best, n = named.most_common(1)[0]
+        short = self.first_ts is not None and self.last_ts - self.first_ts < SHORT_STREAM_S
+        return best if short or n >= RAW_SHARE * len(self._raw) else NONE
 
     def _remember(self, now: float, raw_exercise: str, body: Body | None) -> None:
         if body is not None:
             self._recent.append((now, raw_exercise, body))
+            self._raw.append((now, raw_exercise))
         while self._recent and now - self._recent[0][0] > LOOKBACK_S:
             self._recent.popleft()
+        while self._raw and now - self._raw[0][0] > RAW_WINDOW_S:
+            self._raw.popleft()
 
     # ------------------------------------------------------------------ reps
     def _update_reps(self, now: float, msg: Classification, exercise: str, body: Body | None,
                      events: list[str], said: list[Said]) -> None:
-        counter = self.counters[exercise]
-        if counter.fresh:
-            # The vote needs a few frames: what this frame's classifier already called the exercise counts too.
-            counter.prime([a for _, raw, b in self._recent if raw == exercise and body_visible(b, exercise)
-                           for a in [rep_angle(exercise, b)] if a is not None])
-            if self._under_way(now, exercise):
-                counter.join_under_way()
-        phase = msg.phase if self.body_visible else ""
-        angle = rep_angle(exercise, body) if self.body_visible else None
-        rep = counter.observe(now, phase, angle)
-        form = self.forms[exercise]
-        if counter.state == "":
-            form.reset()  # frames before the trainee settled into position say nothing about a rep
-        elif self.body_visible and body is not None:
-            for rule in form.observe(body, msg.phase, live=counter.in_rep):
-                said.append(self._correction(now, exercise, rule.cue))
-        if rep is not None:
+        """Every exercise's counters see every frame; the recognised (or chosen) exercise's reps are counted."""
+        landmarks = as_array(msg.landmarks) if body is not None else None
+        aspect = msg.width / msg.height if msg.width > 0 and msg.height > 0 else 1.0
+        credited = self.tracker.update(now, measure_all(landmarks, aspect), exercise)
+        if exercise in COUNTED:
+            # Form is judged in the phase the movement itself is in (the counter's), rep by rep.
+            phase = self.tracker.phase(exercise)
+            form = self.forms[exercise]
+            if phase == "" or not self.body_visible or body is None:
+                if phase == "":
+                    form.reset()  # frames before the trainee settled into position say nothing about a rep
+            else:
+                for rule in form.observe(body, phase, live=phase == "end"):
+                    said.append(self._correction(now, exercise, rule.cue))
+        for rep in credited:
             self._count(rep, events, said)
 
-    def _count(self, rep: Rep, events: list[str], said: list[Said]) -> None:
+    def _count(self, rep: CountedRep, events: list[str], said: list[Said]) -> None:
         verdict = self.forms[rep.exercise].close()
         self.form_score = verdict.score
         for text in verdict.late_cues:
@@ -197,10 +205,10 @@ class CoachSession:
             return
         for ev in timer.update(now, holding):
             if ev.kind == "start":
-                # The vote needs a few frames: the hold began with the frames the classifier already called it.
+                # Recognition needs a window of motion: the hold began when the body took the posture.
                 earliest = now
-                for ts, raw, b in reversed(self._recent):
-                    if raw != exercise or not body_visible(b, exercise):
+                for ts, _, b in reversed(self._recent):
+                    if not (body_visible(b, exercise) and in_posture(b, exercise)):
                         break
                     earliest = ts
                 timer.backdate(earliest)
@@ -278,7 +286,7 @@ class CoachSession:
         return self.first_ts
 
     def totals(self) -> dict[str, dict]:
-        out = {ex: {"reps": c.count, "hold_seconds": 0.0} for ex, c in self.counters.items()}
+        out = {ex: {"reps": n, "hold_seconds": 0.0} for ex, n in self.counts.items()}
         out.update({ex: {"reps": 0, "hold_seconds": round(t.total_s(), 2)} for ex, t in self.holds.items()})
         return out
 
@@ -288,7 +296,7 @@ class CoachSession:
         hold = self.holds.get(self.exercise)
         return {
             "exercise": self.exercise, "phase": self.phase,
-            "reps": {ex: c.count for ex, c in self.counters.items() if c.count},
+            "reps": {ex: n for ex, n in self.counts.items() if n},
             "hold_seconds": {ex: round(t.total_s(), 1) for ex, t in self.holds.items() if t.total_s() > 0},
             "set_number": current.number if current else 0,
             "reps_in_set": current.reps if current else 0,
@@ -297,4 +305,11 @@ class CoachSession:
             "form_score": self.form_score,
             "setup": [p.text for p in self.setup.active],
             "body_visible": self.body_visible,
+            **self._signal_fields(),
         }
+
+    def _signal_fields(self) -> dict:
+        value, down, up = self.tracker.signal(self.exercise)
+        if value is None:
+            return {}
+        return {"rep_signal": round(value, 3), "rep_bands": [None if b is None else round(b, 3) for b in (down, up)]}

@@ -1,0 +1,146 @@
+"""Counts every exercise from the movement all the time; the recognised (or chosen) exercise decides whose reps count.
+
+Recognition needs a window of motion, so it names an exercise a second or two after the trainee began. Each
+counted exercise therefore has counters running on every frame; their reps wait as pending for `CREDIT_LAG_S`,
+and when recognition settles on an exercise, its pending reps are credited first: the count starts at the first
+rep. A pending rep that overlaps a rep already credited to another exercise is the same movement seen by a
+second counter (a squat bends the knees a lunge counter watches too) and is dropped.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, replace
+
+from common.exercises import CATALOGUE, COUNTED, Exercise, RepGate
+from common.rep_signals import signal_value
+from services.coach.movement_counter import MovementCounter, Rep
+
+CREDIT_LAG_S = 4.0     # reps that ended this long before recognition settled on their exercise still count
+OVERLAP_S = 0.2        # a pending rep starting this long before the last credited rep ended is that same rep
+
+
+@dataclass(frozen=True)
+class CountedRep:
+    exercise: str
+    number: int              # this exercise's count in the session
+    started_at: float
+    ended_at: float
+    range_of_motion: float | None   # degrees of the exercise's range measure; None when it was not seen
+
+    @property
+    def duration_s(self) -> float:
+        return self.ended_at - self.started_at
+
+
+class ExerciseCounter:
+    """One exercise: a counter per signal it declares; the exercise's rep is whichever signal completes one first
+    (a sit-up bends at the hip, a crunch curls the head), never both for one movement. A rep must pass the
+    exercise's gates (what every rep of it does, whatever the view). Its range of motion is reported in degrees of
+    the exercise's `range_measure` (a blend of signals has no unit a trainee knows)."""
+
+    def __init__(self, exercise: Exercise):
+        self.counters = [MovementCounter(s) for s in exercise.signals]
+        self.range_measure = exercise.range_measure
+        self.gates = exercise.rep_gates
+        self._tracked = sorted({self.range_measure, *(g.measure for g in self.gates)} - {""})
+        self._history: deque[tuple[float, dict]] = deque()   # (t, tracked measures), one rep back
+        self._horizon = max(s.max_rep_s for s in exercise.signals)
+        self._last_end = float("-inf")
+        self.gated = 0   # swings that were not this exercise's reps
+
+    def update(self, t: float, measures: dict) -> Rep | None:
+        self._history.append((t, {m: measures.get(m) for m in self._tracked}))
+        while self._history[0][0] < t - self._horizon:
+            self._history.popleft()
+        done = None
+        for counter in self.counters:
+            rep = counter.update(t, signal_value(counter.signal, measures))
+            # The other signals of the same movement complete a moment apart: one movement, one rep.
+            if rep is not None and rep.started_at >= self._last_end - OVERLAP_S and done is None:
+                done = rep
+        if done is None:
+            return None
+        self._last_end = done.ended_at
+        frames = [v for ts, v in self._history if done.started_at <= ts <= done.ended_at]
+        during = {m: [v[m] for v in frames if v[m] is not None] for m in self._tracked}
+        if not all(_passes(gate, during[gate.measure], len(frames)) for gate in self.gates):
+            self.gated += 1
+            return None
+        angles = during.get(self.range_measure)
+        return replace(done, range_of_motion=round(max(angles) - min(angles), 1) if angles else None)
+
+    @property
+    def lead(self) -> MovementCounter:
+        """The counter showing the most movement (for the phase, the bands and the form rules)."""
+        return max(self.counters, key=lambda c: (c.phase == "end", c.count))
+
+
+def _passes(gate: RepGate, values: list[float], frames: int) -> bool:
+    """Judged on the 10th and 90th percentiles: a glitching frame or two never decides."""
+    if len(values) < max(3, frames // 2):
+        return True   # seen on less than half the rep (a close-up cuts the legs): no verdict, the signal decides
+    ordered = sorted(values)
+    low, high = ordered[len(ordered) // 10], ordered[-1 - len(ordered) // 10]
+    if gate.min_swing is not None and high - low < gate.min_swing:
+        return False
+    if gate.max_swing is not None and high - low > gate.max_swing:
+        return False
+    return gate.floor is None or low >= gate.floor
+
+
+class ExerciseTracker:
+    """Feed `update(t, measures, exercise)` every frame: `measures` from common.rep_signals.measure_all,
+    `exercise` the recognised or chosen one ("none" when nothing is recognised). Returns the reps credited."""
+
+    def __init__(self, counts: dict[str, int] | None = None):
+        counts = counts or {}
+        self.counters = {name: ExerciseCounter(CATALOGUE[name]) for name in COUNTED}
+        self.counts = {name: int(counts.get(name, 0)) for name in COUNTED}
+        self.pending: dict[str, deque[Rep]] = {name: deque() for name in COUNTED}
+        self._credited_until = float("-inf")
+
+    def update(self, t: float, measures: dict, exercise: str) -> list[CountedRep]:
+        for name, counter in self.counters.items():
+            rep = counter.update(t, measures)
+            if rep is not None:
+                self.pending[name].append(rep)
+            queue = self.pending[name]
+            while queue and queue[0].ended_at < t - CREDIT_LAG_S:
+                queue.popleft()
+        return self._credit(exercise) if exercise in self.pending else []
+
+    def _credit(self, exercise: str) -> list[CountedRep]:
+        out = []
+        queue = self.pending[exercise]
+        while queue:
+            rep = queue.popleft()
+            if rep.started_at < self._credited_until - OVERLAP_S:
+                continue   # another exercise's counter already counted this movement
+            self.counts[exercise] += 1
+            self._credited_until = rep.ended_at
+            out.append(CountedRep(exercise, self.counts[exercise], rep.started_at, rep.ended_at,
+                                  rep.range_of_motion))
+        return out
+
+    def flush(self, exercise: str) -> list[CountedRep]:
+        """End of a stream: the reps still pending for `exercise` (the one most likely done, when recognition had
+        no time to settle: a recording of one rep) are credited; everything else pending is forgotten."""
+        out = self._credit(exercise) if exercise in self.pending else []
+        for queue in self.pending.values():
+            queue.clear()
+        return out
+
+    def signal(self, exercise: str) -> tuple[float | None, float | None, float | None]:
+        """(the rep signal now, the level to cross to leave the start, the level to cross to be back): what the
+        counter of this exercise sees, in signal units, for drawing; Nones where unknown."""
+        counter = self.counters.get(exercise)
+        if counter is None:
+            return None, None, None
+        lead = counter.lead
+        down, up = lead.bands()
+        return lead.value, down, up
+
+    def phase(self, exercise: str) -> str:
+        """Where the trainee is in the movement of this exercise: "start", "end" or "" (unknown)."""
+        counter = self.counters.get(exercise)
+        return counter.lead.phase if counter is not None else ""

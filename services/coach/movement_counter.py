@@ -1,0 +1,171 @@
+"""Counts reps from one movement signal: a full swing away from the start position and back, causally.
+
+Hysteresis bands scale with this trainee's range: a rep begins when the signal falls `DOWN_SHARE` of the
+calibrated range below the start level, and completes when it has come back `UP_SHARE` of the swing from the
+far end. The calibrated range starts at the exercise's prior and learns from every counted rep. Nothing looks
+ahead or at the whole stream: each frame is judged on what came before it, live and offline alike.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from common.exercises import RepSignal
+
+DOWN_SHARE = 0.40     # leaving the start: a fall of this share of the calibrated range
+UP_SHARE = 0.80       # back at the start: a return of this share of the swing (a rep cut at 3/4 of the way up,
+                      # by the end of a recording, is not a rep: the labelling rule of the shared clips)
+OPEN_SHARE = 0.60     # a stream that opens at the far end counts the rise once it covers this share of the range
+SMOOTH_S = 0.15       # running median: one or two glitching BlazePose frames never move the signal
+TOP_WINDOW_S = 3.0    # the start level is the highest point of the last this many seconds: a camera that drifts, or
+                      # a trainee who settles into a lower stance, moves it within seconds; a rep's way down does
+                      # not (the level it left is still in the window)
+GAP_RESET_S = 2.0     # without the signal this long (out of the picture, a cut) the position is unknown again
+CALIBRATION_REPS = 4  # the calibrated range is the median of this many recent reps, with the prior as one more
+# A swing far larger than this trainee's reps (more than BIG_SWING times the calibrated range: a start level
+# remembered from standing up straight before a split stance) completes once it returns UP_SHARE of
+# max(BIG_SWING x the range, BIG_SWING_SHARE x the swing): the level it left may never come back.
+BIG_SWING = 1.3
+BIG_SWING_SHARE = 0.80
+
+
+@dataclass(frozen=True)
+class Rep:
+    number: int              # 1-based, within this counter
+    started_at: float        # when the signal left the start level (for a rep the stream opened in: when it began)
+    ended_at: float          # when it was back
+    range_of_motion: float   # signal units (degrees for a single angle)
+
+    @property
+    def duration_s(self) -> float:
+        return self.ended_at - self.started_at
+
+
+class MovementCounter:
+    """Feed `update(t, value)` frame by frame (value None when the signal is not seen); it returns the Rep that
+    frame completes. `phase`, `bands()` and `calibrated_range` say where the trainee is, for display and form."""
+
+    def __init__(self, signal: RepSignal):
+        self.signal = signal
+        self.sign = 1.0 if signal.start_high else -1.0   # inside, the start position is always the high side
+        self.count = 0
+        self.ranges: deque[float] = deque(maxlen=CALIBRATION_REPS)
+        self.value: float | None = None                   # smoothed signal, in the signal's own direction
+        self._window: deque[tuple[float, float]] = deque()   # (t, raw) of the last SMOOTH_S, for the median
+        self._last_t: float | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self.phase = ""                  # "": unknown; "start": at or near the start position; "end": away from it
+        self._top: float | None = None   # start level: the highest point of the last TOP_WINDOW_S
+        self._top_t = 0.0
+        self._recent: deque[tuple[float, float]] = deque()   # (t, s), decreasing s: the window's running maximum
+        self._first: float | None = None
+        self._low: float | None = None   # lowest point: of the opening (phase ""), or of the current swing
+        self._low_t = 0.0
+        self._left_top = 0.0             # the start level the current swing left
+        self._left_t = 0.0
+        self._window.clear()
+
+    @property
+    def calibrated_range(self) -> float:
+        """The prior range blended with the median of this trainee's recent reps (the prior weighs as one rep)."""
+        if not self.ranges:
+            return self.signal.prior_range
+        ordered = sorted(self.ranges)
+        n = len(ordered)
+        median = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+        return (self.signal.prior_range + median * n) / (1 + n)
+
+    def bands(self) -> tuple[float | None, float | None]:
+        """(level to cross to leave the start, level to cross to be back), in signal units; None when unknown."""
+        if self._top is None:
+            return None, None
+        down = self._top - self._down_threshold()
+        up = self._low + self._up_threshold() if self.phase == "end" else None
+        return self.sign * down, (None if up is None else self.sign * up)
+
+    def _down_threshold(self) -> float:
+        return max(self.signal.min_swing, DOWN_SHARE * self.calibrated_range)
+
+    def _up_threshold(self) -> float:
+        swing = self._left_top - self._low
+        reference = min(swing, max(BIG_SWING * self.calibrated_range, BIG_SWING_SHARE * swing))
+        return max(self.signal.min_swing, UP_SHARE * reference)
+
+    def update(self, t: float, value: float | None) -> Rep | None:
+        if self._last_t is not None and t - self._last_t > GAP_RESET_S:
+            self._reset()
+        if value is None or value != value:
+            return None
+        self._last_t = t
+        s = self._smooth(t, self.sign * value)
+        self.value = self.sign * s
+        if self._top is None:
+            self._low = self._first = s
+            self._low_t = t
+            self._top, self._top_t = self._window_max(t, s)
+            return None
+        if self.phase == "end":
+            return self._in_swing(t, s)
+        # At (or not yet known to be away from) the start: follow the start level.
+        self._top, self._top_t = self._window_max(t, s)
+        if self.phase == "":
+            if s < self._low:
+                self._low, self._low_t = s, t
+            if self._low <= self._first and s - self._low >= max(self.signal.min_swing,
+                                                                   OPEN_SHARE * self.calibrated_range):
+                # The stream opened at (or on the way to) the far end and the trainee rose: a rep that began
+                # before the first frame. Its length is unknown, so no lower bound on it.
+                self._left_top = s
+                return self._complete(t, s, started=self._low_t, opened=True)
+        if self._top - s >= self._down_threshold():
+            self.phase = "end"
+            self._left_top, self._left_t = self._top, self._top_t
+            self._low, self._low_t = s, t
+        return None
+
+    def _in_swing(self, t: float, s: float) -> Rep | None:
+        if s < self._low:
+            self._low, self._low_t = s, t
+        if t - self._left_t > self.signal.max_rep_s:
+            # Too long away to be a rep (sat down, walked off): start over from where the trainee is now.
+            self._restart_at(t, s)
+            return None
+        if s - self._low >= self._up_threshold():
+            return self._complete(t, s, started=self._left_t)
+        return None
+
+    def _complete(self, t: float, s: float, started: float, opened: bool = False) -> Rep | None:
+        rom = max(self._left_top, s) - self._low
+        duration = t - started
+        self._restart_at(t, s)
+        if rom < self.signal.min_swing or duration > self.signal.max_rep_s or (
+                not opened and duration < self.signal.min_rep_s):
+            return None
+        self.count += 1
+        self.ranges.append(rom)
+        return Rep(self.count, started, t, rom)
+
+    def _restart_at(self, t: float, s: float) -> None:
+        """Back in the start phase, from this point: the level the last swing left is history."""
+        self.phase = "start"
+        self._recent.clear()
+        self._top, self._top_t = self._window_max(t, s)
+
+    def _window_max(self, t: float, s: float) -> tuple[float, float]:
+        """(value, time) of the highest point of the last TOP_WINDOW_S, this frame included."""
+        while self._recent and self._recent[-1][1] <= s:
+            self._recent.pop()
+        self._recent.append((t, s))
+        while self._recent[0][0] < t - TOP_WINDOW_S:
+            self._recent.popleft()
+        return self._recent[0][1], self._recent[0][0]
+
+    def _smooth(self, t: float, v: float) -> float:
+        self._window.append((t, v))
+        while t - self._window[0][0] > SMOOTH_S:
+            self._window.popleft()
+        values = sorted(x for _, x in self._window)
+        n = len(values)
+        return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2

@@ -1,0 +1,193 @@
+"""Counting from a movement signal, on synthetic signals: trainees of any range and speed, drift, pauses, edges,
+jitter, few frames, and the exercise tracker's crediting (recognition lag, switches, overlaps)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from common.exercises import CATALOGUE, RepSignal
+from services.coach.exercise_tracker import CREDIT_LAG_S, ExerciseTracker
+from services.coach.movement_counter import MovementCounter
+
+KNEE = RepSignal((("knee_angle", 1.0, 1.0),), start_high=True, prior_range=80.0, min_swing=30.0, min_rep_s=0.3,
+                 max_rep_s=12.0)
+
+
+def reps_signal(n: int, top: float = 170.0, bottom: float = 90.0, period: float = 2.0, rest: float = 1.0,
+                fps: float = 30.0, drift_per_s: float = 0.0, hold_bottom: float = 0.0, noise: float = 0.0,
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n reps of a smooth dip from `top` to `bottom` and back, with `rest` seconds standing before, between and
+    after; `hold_bottom` seconds paused at the bottom; the whole signal drifting by `drift_per_s`."""
+    rng = np.random.default_rng(seed)
+    values = [top] * int(rest * fps)
+    for _ in range(n):
+        half = int(period / 2 * fps)
+        down = [top - (top - bottom) * (1 - math.cos(math.pi * i / half)) / 2 for i in range(half)]
+        values += down + [bottom] * int(hold_bottom * fps) + down[::-1] + [top] * int(rest * fps)
+    v = np.array(values, float)
+    t = np.arange(len(v)) / fps
+    return t, v + drift_per_s * t + noise * rng.standard_normal(len(v))
+
+
+def count(signal: RepSignal, t, v, start: int = 0, stop: int | None = None) -> list:
+    counter = MovementCounter(signal)
+    reps = [r for ti, vi in zip(t[start:stop], v[start:stop]) if (r := counter.update(float(ti), float(vi)))]
+    return reps
+
+
+@pytest.mark.parametrize("top, bottom", [(175, 60), (170, 120), (160, 125)])
+def test_small_and_large_ranges_are_counted(top, bottom):
+    # A deep squatter (115 deg), a shallow one (50) and one who barely bends (35: the first rep must leave the
+    # start by 40 % of the prior range, 32 deg).
+    t, v = reps_signal(6, top, bottom)
+    assert len(count(KNEE, t, v)) == 6
+
+
+def test_a_swing_below_the_minimum_is_never_a_rep():
+    t, v = reps_signal(6, 160, 135)
+    assert count(KNEE, t, v) == []
+
+
+@pytest.mark.parametrize("period, rest", [(0.6, 0.2), (2.0, 1.0), (6.0, 2.0)])
+def test_slow_and_fast_reps(period, rest):
+    t, v = reps_signal(5, period=period, rest=rest)
+    reps = count(KNEE, t, v)
+    assert len(reps) == 5
+    assert all(0.5 * period < r.duration_s < 1.2 * period for r in reps)
+
+
+def test_a_swing_faster_than_a_rep_can_be_is_not_one():
+    t, v = reps_signal(3, period=0.2, rest=0.5)   # 0.2 s down and up: a tracking glitch, not a squat
+    assert count(KNEE, t, v) == []
+
+
+def test_a_camera_that_drifts_slowly_neither_adds_nor_loses_reps():
+    t, v = reps_signal(8, drift_per_s=-3.0)        # 3 deg/s: 60 deg over the set, as big as a rep
+    assert len(count(KNEE, t, v)) == 8
+    t, v = reps_signal(0, rest=20.0, drift_per_s=-4.0)   # nobody moving, only the camera
+    assert count(KNEE, t, v) == []
+
+
+def test_a_pause_at_the_bottom_is_one_rep():
+    t, v = reps_signal(3, hold_bottom=3.0)
+    assert len(count(KNEE, t, v)) == 3
+
+
+def test_too_long_at_the_bottom_is_not_a_rep_but_the_next_one_counts():
+    t, v = reps_signal(1, hold_bottom=15.0)        # sat down for 15 s: longer than any squat
+    t2, v2 = reps_signal(2)
+    t, v = np.r_[t, t[-1] + 1 / 30 + t2], np.r_[v, v2]
+    assert len(count(KNEE, t, v)) == 2
+
+
+def test_a_rep_cut_by_the_stream_start_counts_if_it_rises_from_low_enough():
+    t, v = reps_signal(3, rest=1.0)
+    bottom = int((1.0 + 1.0) * 30)                 # the first rep's bottom
+    assert len(count(KNEE, t, v, start=bottom)) == 3          # opened at the bottom and rose: counted
+    assert len(count(KNEE, t, v, start=bottom + 22)) == 2     # opened 3/4 of the way up: that rise is too small
+
+
+def test_a_rep_cut_by_the_stream_end_counts_only_when_nearly_back():
+    t, v = reps_signal(2, rest=1.0)
+    end_of_second_bottom = int((1.0 + 2.0 + 1.0 + 1.0) * 30)
+    assert len(count(KNEE, t, v, stop=end_of_second_bottom)) == 1          # ends at the bottom
+    assert len(count(KNEE, t, v, stop=end_of_second_bottom + 14)) == 1     # ~60 % of the way up
+    assert len(count(KNEE, t, v, stop=end_of_second_bottom + 25)) == 2     # ~95 % of the way up
+
+
+def test_jitter_at_a_band_edge_is_not_counted():
+    t = np.arange(0, 20, 1 / 30)
+    level = 170 - 0.4 * 80                          # right at the band a rep must cross
+    v = np.where((t % 0.3) < 0.15, level + 3, level - 3)   # flicker across it every 0.15 s
+    v[:30] = 170
+    assert count(KNEE, t, v) == []
+
+
+def test_noisy_tracking_does_not_add_reps():
+    t, v = reps_signal(6, noise=4.0)
+    assert len(count(KNEE, t, v)) == 6
+
+
+@pytest.mark.parametrize("fps", [30.0, 18.0, 10.0, 6.0])
+def test_few_frames_count_the_same(fps):
+    t, v = reps_signal(6, fps=fps)
+    assert len(count(KNEE, t, v)) == 6
+
+
+def test_range_calibrates_to_this_trainee():
+    counter = MovementCounter(KNEE)
+    t, v = reps_signal(4, 170, 60)
+    for ti, vi in zip(t, v):
+        counter.update(float(ti), float(vi))
+    assert counter.calibrated_range > 95           # from the prior 80 towards this trainee's 110
+    assert counter.phase == "start"
+    down, up = counter.bands()
+    assert down == pytest.approx(170 - 0.4 * counter.calibrated_range, abs=1.0) and up is None
+
+
+def test_a_signal_rising_for_its_rep_counts_the_same():
+    # Jumping jacks: the arms go up for the rep (the start position is the low end).
+    signal = CATALOGUE["jumping_jack"].signals[0]
+    t, v = reps_signal(5, top=170, bottom=20, period=0.9, rest=0.3)
+    assert len(count(signal, t, 190 - v)) == 5     # 20 -> 170 -> 20 upside down
+
+
+# --------------------------------------------------------------------------- the exercise tracker
+
+def squat_measures(depth: float) -> dict:
+    """Measures of a squat `depth` of the way down (0 standing, 1 at the bottom)."""
+    return {"knee_angle": 170 - 90 * depth, "hip_height": 170 - 70 * depth, "elbow_angle": 170.0,
+            "arm_elevation": 15.0, "head_curl": None, "trunk_bend": 170 - 60 * depth}
+
+
+def squat_frames(n: int, t0: float = 0.0, fps: float = 30.0, rest: float = 1.0, period: float = 1.6):
+    t, v = reps_signal(n, top=0.0, bottom=1.0, rest=rest, period=period, fps=fps)
+    return [(t0 + ti, squat_measures(float(d))) for ti, d in zip(t, v)]
+
+
+def test_the_count_starts_at_the_first_rep_although_recognition_comes_later():
+    tracker = ExerciseTracker()
+    frames = squat_frames(6)
+    reps = []
+    for t, m in frames:
+        reps += tracker.update(t, m, "squat" if t > 3.5 else "none")   # recognised after the 2nd rep
+    assert [r.number for r in reps] == [1, 2, 3, 4, 5, 6]
+    assert all(r.exercise == "squat" for r in reps)
+    assert tracker.counts["lunge"] == 0    # the lunge counter saw the same knees; never credited
+
+
+def test_reps_older_than_the_credit_lag_are_not_credited():
+    tracker = ExerciseTracker()
+    frames = squat_frames(2)
+    for t, m in frames:
+        tracker.update(t, m, "none")
+    reps = []
+    later = frames[-1][0] + CREDIT_LAG_S + 1
+    for t, m in squat_frames(1, t0=later):
+        reps += tracker.update(t, m, "squat")
+    assert [r.number for r in reps] == [1]
+
+
+def test_a_switch_of_exercise_does_not_count_one_movement_twice():
+    tracker = ExerciseTracker()
+    reps = []
+    frames = squat_frames(6)
+    for t, m in frames:
+        reps += tracker.update(t, m, "squat" if t < 8 else "lunge")   # recognition changes its mind mid-set
+    total = tracker.counts["squat"] + tracker.counts["lunge"]
+    assert total == 6 and len(reps) == 6
+
+
+def test_given_exercise_counts_from_the_first_frame_and_flush_credits_a_short_stream():
+    tracker = ExerciseTracker({"push_up": 3})          # a resumed session keeps its count
+    reps = []
+    for t, m in squat_frames(2):
+        reps += tracker.update(t, m, "squat")
+    assert [r.number for r in reps] == [1, 2] and tracker.counts["push_up"] == 3
+    short = ExerciseTracker()
+    for t, m in squat_frames(1, rest=0.3):
+        assert short.update(t, m, "none") == []           # a one-rep clip ends before recognition settles
+    assert [r.number for r in short.flush("squat")] == [1]
+    assert short.flush("squat") == []                    # flushed once
