@@ -14,16 +14,17 @@ import numpy as np
 
 from common.config import PROJECT_ROOT
 from common.features import FEATURE_NAMES
+from offline import clip_stream, dataset, train_data, train_eval, train_models, train_report, train_window
 from services.classifier.cascade import LEVEL1_FILE, LEVEL2_FILE, METADATA_FILE, PHASE_CLASSES, Cascade
+from services.classifier.recognizer import METADATA_FILE as WINDOW_METADATA_FILE
 from services.classifier.voting import VoteOptions
-from offline import dataset, train_data, train_eval, train_models, train_report
 
 logger = logging.getLogger(__name__)
 
 SEED = 20251125
 # --quick: the same pipeline with tiny models and samples, for smoke tests (minutes -> seconds).
 QUICK = {"compare_per_class": 60, "xgb_params": {**train_models.XGB_PARAMS, "n_estimators": 15},
-         "knn_per_class": 100}
+         "knn_per_class": 100, "aug_copies": 0, "rounds": 10, "window_clips_per_class": 3}
 
 
 class _Progress:
@@ -83,12 +84,13 @@ def train(data_dir: str | Path, models_dir: str | Path, report_dir: str | Path |
     models_dir.mkdir(parents=True, exist_ok=True)
     report_dir.mkdir(parents=True, exist_ok=True)
     sizes = QUICK if quick else {"compare_per_class": train_models.COMPARE_PER_CLASS,
-                                 "xgb_params": train_models.XGB_PARAMS, "knn_per_class": train_models.KNN_PER_CLASS}
+                                 "xgb_params": train_models.XGB_PARAMS, "knn_per_class": train_models.KNN_PER_CLASS,
+                                 "aug_copies": train_window.AUG_COPIES, "rounds": train_window.ROUNDS}
     clips = dataset.read_labels(data_dir)
     split = dataset.make_split(clips, seed, previous=dataset.read_split(models_dir))
     held = {f"clip:{f}" for f in split["held_out"]}
     n_candidates = len(train_models.candidates(seed, n_jobs))
-    bar = _Progress(progress, total=len(clips) + 2 * n_candidates + len(split["held_out"]) + 5)
+    bar = _Progress(progress, total=2 * len(clips) + 2 * n_candidates + len(split["held_out"]) + 5)
     try:
         bar.stage("loading landmarks")
         sets, _ = dataset.load_all(data_dir, clips, progress=bar)
@@ -96,21 +98,36 @@ def train(data_dir: str | Path, models_dir: str | Path, report_dir: str | Path |
         held_sets = [s for s in sets if s.source in held and s.kind == "clip"]
         dataset.write_split(split, models_dir / dataset.SPLIT_FILE)
 
-        bar.stage("augmenting")
+        bar.stage("windows of motion (level 1)")
+        per_class = sizes.get("window_clips_per_class")
+        window_labels = [c for c in clips if c.source not in held]
+        if per_class:   # --quick: a few clips of each exercise are enough to check the steps
+            window_labels = [c for c in window_labels
+                             if sum(1 for d in window_labels[:window_labels.index(c)] if d.exercise == c.exercise)
+                             < per_class]
+        train_clips = [clip_stream.load(c, data_dir) for c in window_labels]
+        held_clips = [clip_stream.load(c, data_dir) for c in clips if c.source in held]
+        windows = [train_window.clip_dataset(c, sizes["aug_copies"]) for c in train_clips]
+        groups = np.concatenate([np.full(len(y), i) for i, (_, y) in enumerate(windows)])
+        Xw = np.concatenate([X for X, _ in windows])
+        yw = np.concatenate([y for _, y in windows])
+        held_windows = [train_window.clip_windows(c) for c in held_clips]
+        Xh = np.concatenate([X for X, _ in held_windows]) if held_windows else np.zeros((0, Xw.shape[1]))
+        yh = np.array([train_window.CLASSES.index(v) for _, labels in held_windows for v in labels], int)
+        bar(len(train_clips))
+
+        bar.stage("comparing level-1 models (windows)")
+        rng = np.random.default_rng(seed)
+        pick1 = train_models.balanced_sample(yw, sizes["compare_per_class"], rng)
+        level1_comparison = train_models.compare(np.nan_to_num(Xw[pick1]), yw[pick1], groups[pick1],
+                                                 np.nan_to_num(Xh), yh, seed, n_jobs, progress=bar,
+                                                 xgb_params=sizes["xgb_params"])
+
+        bar.stage("augmenting frames (level 2)")
         rows = train_data.build_training_rows(train_sets, seed)
-        bar()
         held_parts = [train_data.evaluation_rows(s)[0] for s in held_sets]
         held_rows = train_data.Rows.concat(held_parts)
         held_rows = held_rows.take(held_rows.exercise != "")
-        classes = train_models.LEVEL1_CLASSES
-
-        bar.stage("comparing level-1 models")
-        rng = np.random.default_rng(seed)
-        pick1 = train_models.balanced_sample(rows.exercise, sizes["compare_per_class"], rng)
-        level1_comparison = train_models.compare(
-            rows.X[pick1], _codes(rows.exercise[pick1], classes), rows.group[pick1],
-            held_rows.X, _codes(held_rows.exercise, classes), seed, n_jobs, progress=bar,
-            xgb_params=sizes["xgb_params"])
 
         bar.stage("comparing level-2 models")
         m2 = train_data.level2_mask(rows)
@@ -123,10 +140,9 @@ def train(data_dir: str | Path, models_dir: str | Path, report_dir: str | Path |
             _codes(held_rows.phase[h2], list(PHASE_CLASSES)), seed, n_jobs, progress=bar,
             xgb_params=sizes["xgb_params"])
 
-        bar.stage("fitting final XGBoost (level 1)")
-        booster = train_models.fit_level1(rows.X, _codes(rows.exercise, classes), seed, n_jobs,
-                                          sizes["xgb_params"])
-        booster.save_model(str(models_dir / LEVEL1_FILE))
+        bar.stage("fitting final XGBoost (level 1, windows)")
+        window_meta = train_window.save(train_window.fit(Xw, yw, n_jobs, rounds=sizes["rounds"]), models_dir,
+                                        [c.file for c in train_clips], yw)
         bar()
         bar.stage("fitting final kNN (level 2)")
         knn = train_models.fit_level2(rows.X[m2], rows.exercise[m2], rows.phase[m2], seed,
@@ -139,16 +155,19 @@ def train(data_dir: str | Path, models_dir: str | Path, report_dir: str | Path |
             "seed": seed,
             "feature_names": FEATURE_NAMES,
             "quick": quick,
-            "level1": {"file": LEVEL1_FILE, "model": "XGBoost (save_model JSON)", "classes": classes,
-                       "params": sizes["xgb_params"], "class_weights": "balanced"},
+            "level1": {"file": LEVEL1_FILE, "metadata": WINDOW_METADATA_FILE,
+                       "model": "XGBoost on windows of motion (save_model JSON)", "classes": train_window.CLASSES,
+                       "window_s": window_meta["window_s"], "features": len(window_meta["features"]),
+                       "rounds": window_meta["rounds"], "class_weights": "balanced"},
             "level2": {"file": LEVEL2_FILE, "model": "kNN, brute force over a stored matrix (numpy .npz)",
                        "classes": list(PHASE_CLASSES), "exercises": train_models.COUNTED, "k": knn.k,
                        "onehot_weight": knn.onehot_weight, "rows": int(len(knn.labels))},
-            "voting_defaults": VoteOptions().__dict__,
-            "split": {"file": dataset.SPLIT_FILE, "held_out_clips": len(split["held_out"]), "train_clips": len(split["train"])},
+            "phase_voting_defaults": VoteOptions().__dict__,
+            "split": {"file": dataset.SPLIT_FILE, "held_out_clips": len(split["held_out"]),
+                      "train_clips": len(split["train"])},
             "training_data": {
-                "rows_level1": int(len(rows)), "rows_level2": int(m2.sum()),
-                "rows_per_class": {c: int((rows.exercise == c).sum()) for c in classes},
+                "windows_level1": int(len(yw)), "windows_per_class": window_meta["windows"],
+                "rows_level2": int(m2.sum()),
                 "rows_per_origin": {o: int((rows.origin == o).sum()) for o in sorted(set(rows.origin))},
                 "sources": dataset.summary(train_sets),
             },
@@ -159,13 +178,13 @@ def train(data_dir: str | Path, models_dir: str | Path, report_dir: str | Path |
 
         bar.stage("evaluating held-out clips")
         cascade = Cascade.load(models_dir)
-        held_eval = train_eval.evaluate(cascade, held_sets, classes, progress=bar) if held_sets else {}
+        held_eval = train_eval.evaluate(cascade, held_sets, held_clips, Xh, yh, progress=bar) if held_sets else {}
         phase_check = train_eval.phase_label_check(sets)
         bar()
         report = {
             "metadata": metadata,
             "comparison": {"level1": level1_comparison, "level2": level2_comparison,
-                           "sample": {"level1_rows": int(len(pick1)), "level2_rows": int(len(pick2)),
+                           "sample": {"level1_windows": int(len(pick1)), "level2_rows": int(len(pick2)),
                                       "folds": train_models.CV_FOLDS}},
             "held_out": held_eval,
             "phase_label_check": phase_check,
@@ -211,8 +230,7 @@ def main(argv=None) -> int:
         return 2
     clips = report["held_out"].get("clips", {})
     print(f"models written to {args.models_dir} in {report['seconds']} s; held-out clips: "
-          f"{clips.get('raw_majority_accuracy', float('nan')):.1%} raw majority, "
-          f"{clips.get('voted_majority_accuracy', float('nan')):.1%} voted majority")
+          f"{clips.get('recognised_majority_accuracy', float('nan')):.1%} recognised (majority of frames)")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Model fitting: the honest model comparison of both levels and the final XGBoost and kNN models."""
+"""Model fitting: the honest comparison of model families for both levels, and the final kNN of level 2
+(level 1's XGBoost on windows: offline/train_window.py)."""
 from __future__ import annotations
 
 import logging
@@ -6,12 +7,11 @@ import time
 
 import numpy as np
 
-from common.exercises import EXERCISES, NONE
+from common.exercises import EXERCISES
 from services.classifier.cascade import PHASE_CLASSES, PhaseKnn
 
 logger = logging.getLogger(__name__)
 
-LEVEL1_CLASSES = [*EXERCISES, NONE]
 COUNTED = [e for e in EXERCISES if e != "plank"]
 CV_FOLDS = 5
 COMPARE_PER_CLASS = 800          # rows per class in the comparison sample (SVM cost grows ~quadratically)
@@ -99,15 +99,6 @@ def compare(X, y, groups, X_held, y_held, seed: int, n_jobs: int, progress=None,
         if progress:
             progress(1)
     return results
-
-
-def fit_level1(X: np.ndarray, y: np.ndarray, seed: int, n_jobs: int, params: dict = XGB_PARAMS):
-    """Final XGBoost on every training row, classes weighted to count equally -> Booster."""
-    from sklearn.utils.class_weight import compute_sample_weight
-    from xgboost import XGBClassifier
-    model = XGBClassifier(**params, random_state=seed, n_jobs=n_jobs)
-    model.fit(X, y, sample_weight=compute_sample_weight("balanced", y))
-    return model.get_booster()
 
 
 def onehot(exercises, names=COUNTED) -> np.ndarray:

@@ -15,7 +15,7 @@ def processor_factory():
     from services.classifier.cascade import Cascade
     from services.classifier.session import SessionClassifier
     cascade = Cascade.load(Settings().models_dir)
-    return lambda: ClassifierProcessor(partial(SessionClassifier, cascade, window=9), reorder_timeout_s=1.0)
+    return lambda: ClassifierProcessor(partial(SessionClassifier, cascade), reorder_timeout_s=1.0)
 
 
 def pose(seq, landmarks=b"", session="s"):

@@ -1,12 +1,11 @@
-"""Window votes on synthetic answer sequences: steady, jittery, gappy and switching."""
+"""The votes: the window recogniser's hysteresis on scripted model answers, and the phase vote on synthetic
+answer sequences (steady, jittery, gappy)."""
 from common.exercises import NONE
-from services.classifier.voting import ExerciseVoter, PhaseVoter, VoteOptions
+import numpy as np
+
+from services.classifier.recognizer import EVAL_S, LEAVE_S, WindowRecognizer
+from services.classifier.voting import PhaseVoter, VoteOptions
 from offline.phase_labels import count_cycles
-
-
-def run_exercise(labels, options=VoteOptions(), prob=0.9):
-    voter = ExerciseVoter(options)
-    return [voter.add(label, prob).exercise for label in labels]
 
 
 def run_phase(answers, options=VoteOptions()):
@@ -14,52 +13,72 @@ def run_phase(answers, options=VoteOptions()):
     return [voter.add(phase, conf).phase for phase, conf in answers]
 
 
-def test_a_steady_answer_is_taken_once_it_holds_most_of_the_window():
-    voted = run_exercise(["squat"] * 12)
-    assert voted[:5] == [NONE] * 5          # 6 of 9 frames needed (switch_share 0.6)
-    assert voted[5:] == ["squat"] * 7
+class ScriptedModel:
+    """Stands in for the window XGBoost: answers each evaluation with the next probabilities of a script."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.calls = 0
+
+    def inplace_predict(self, features):
+        p = self.answers[min(self.calls, len(self.answers) - 1)]
+        self.calls += 1
+        return np.array([p])
 
 
-def test_jitter_does_not_change_the_answer():
-    # Every third frame says lunge: squat still holds the window, the answer never moves.
-    labels = ["squat"] * 9 + ["squat", "squat", "lunge"] * 10
-    voted = run_exercise(labels)
-    assert voted[9:] == ["squat"] * 30
+CLASSES = [NONE, "squat", "lunge"]
 
 
-def test_an_even_split_keeps_the_current_answer():
-    voted = run_exercise(["squat"] * 9 + ["lunge", "squat"] * 10)
-    assert set(voted[9:]) == {"squat"}
+def probs(**p) -> list[float]:
+    return [p.get(c, 0.0) for c in CLASSES]
 
 
-def test_a_short_gap_without_a_body_keeps_the_answer_and_a_long_one_ends_it():
-    voted = run_exercise(["push_up"] * 9 + [None] * 4 + ["push_up"] * 5)
-    assert set(voted[8:]) == {"push_up"}
-    voted = run_exercise(["push_up"] * 9 + [None] * 9)
-    assert voted[-1] == NONE
-    assert voted[9 + 4] == "push_up"        # still the answer while the gap is short
+def recognise(answers, seconds: float, fps: float = 30.0, gap=None):
+    """Feed a standing body for `seconds`; the model answers `answers` in turn. -> (t, exercise) per frame."""
+    from tests.test_coach_poses import side_pose
+    model = ScriptedModel(answers)
+    rec = WindowRecognizer(model, {"classes": CLASSES, "window_s": 2.5})
+    body = side_pose()
+    out = []
+    for i in range(int(seconds * fps)):
+        t = i / fps
+        seen = gap is None or not (gap[0] <= t < gap[1])
+        out.append((t, rec.update(t, body if seen else None, 1.0)[0]))
+    return out, model
 
 
-def test_switching_exercise_takes_a_few_frames_then_sticks():
-    voted = run_exercise(["squat"] * 12 + ["lunge"] * 12)
-    first_lunge = voted.index("lunge")
-    assert 12 + 4 <= first_lunge <= 12 + 6
-    assert set(voted[first_lunge:]) == {"lunge"}
+def first(out, exercise):
+    return next((t for t, e in out if e == exercise), None)
 
 
-def test_unsure_answers_count_as_none():
-    voter = ExerciseVoter(VoteOptions(min_exercise_prob=0.5))
-    out = [voter.add("plank", 0.3).exercise for _ in range(12)]
-    assert set(out) == {NONE}
+def test_no_opinion_until_a_window_of_motion_then_two_sure_answers_name_the_exercise():
+    out, model = recognise([probs(squat=0.9)] * 30, 4.0)
+    t = first(out, "squat")
+    assert 0.8 + EVAL_S <= t <= 0.8 + 3 * EVAL_S       # the window needs 0.8 s of pose, then two answers
+    assert all(e == NONE for tt, e in out if tt < t)
 
 
-def test_conf_is_the_share_of_the_window():
-    voter = ExerciseVoter()
-    for _ in range(9):
-        vote = voter.add("crunch", 0.9)
-    assert vote.conf == 1.0
-    vote = voter.add(None)
-    assert vote.exercise == "crunch" and abs(vote.conf - 8 / 9) < 1e-9
+def test_one_odd_window_does_not_switch_and_a_short_dip_keeps_the_exercise():
+    answers = [probs(squat=0.9)] * 6 + [probs(lunge=0.9)] + [probs(squat=0.9)] * 4 + [probs(none=0.9)] * 2 \
+        + [probs(squat=0.9)] * 20
+    out, _ = recognise(answers, 8.0)
+    named = {e for t, e in out if t > 2.0}
+    assert named == {"squat"}
+
+
+def test_a_long_stretch_of_none_ends_it_and_a_new_exercise_takes_over():
+    answers = [probs(squat=0.9)] * 8 + [probs(none=0.95)] * 10 + [probs(lunge=0.9)] * 20
+    out, _ = recognise(answers, 12.0)
+    assert first(out, "squat") is not None and first(out, NONE) == 0.0
+    leave = next(t for t, e in out if t > first(out, "squat") and e == NONE)
+    assert leave >= first(out, "squat") + LEAVE_S
+    assert first(out, "lunge") > leave
+
+
+def test_nobody_in_the_picture_is_none_after_a_while():
+    out, _ = recognise([probs(squat=0.9)] * 40, 9.0, gap=(3.0, 9.0))
+    assert [e for t, e in out if 2.5 < t < 3.0] == ["squat"] * len([t for t, e in out if 2.5 < t < 3.0])
+    assert out[-1][1] == NONE
 
 
 def test_clean_phases_give_one_change_per_position():

@@ -1,8 +1,8 @@
-"""The two-level classifier: XGBoost exercise (incl. "none"), then kNN start/end given the exercise."""
+"""The two-level classifier: level 1 XGBoost names the exercise (incl. "none") from a window of motion
+(services/classifier/recognizer.py), level 2 kNN the start/end phase of a frame given that exercise."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,7 @@ from common.features import FEATURE_NAMES, NUM_FEATURES
 
 
 METADATA_FILE = "metadata.json"
-LEVEL1_FILE = "level1_xgboost.json"
+LEVEL1_FILE = "window_xgboost.json"        # and its own window_metadata.json (services/classifier/recognizer.py)
 LEVEL2_FILE = "level2_knn.npz"
 PHASE_CLASSES = (START, END)   # level-2 label order: 0 = start, 1 = end
 _CHUNK = 512                   # rows per kNN distance block: bounds memory on long batches
@@ -20,17 +20,6 @@ _CHUNK = 512                   # rows per kNN distance block: bounds memory on l
 
 class ModelMissing(FileNotFoundError):
     """A model file is absent: the models must be (re)built."""
-
-
-@dataclass
-class CascadeOutput:
-    """Per-row answers of both levels ('' phase where the exercise has none: 'none' and holds)."""
-
-    exercise: np.ndarray        # object [N]
-    exercise_prob: np.ndarray   # float32 [N]
-    phase: np.ndarray           # object [N]: "start" / "end" / ""
-    phase_conf: np.ndarray      # float32 [N]: share of the k neighbours that agree (0 without a phase)
-    probs: np.ndarray           # float32 [N, classes]: level-1 probabilities, columns in `Cascade.classes`
 
 
 class PhaseKnn:
@@ -103,18 +92,16 @@ def _encode(feats, exercises, mean, scale, exercise_names: list[str], onehot_wei
 
 
 class Cascade:
-    """Both models and their metadata; `predict` takes the 32 features of any number of frames."""
+    """Both levels and their metadata, loaded once per process and shared by every session."""
 
-    def __init__(self, booster, classes: list[str], knn: PhaseKnn, metadata: dict):
-        self.booster = booster
-        self.classes = list(classes)
+    def __init__(self, window_model: tuple, knn: PhaseKnn, metadata: dict):
+        self.window_model = window_model   # (XGBoost booster, window metadata): one WindowRecognizer per session
         self.knn = knn
         self.metadata = metadata
-        self._row = np.empty((1, NUM_FEATURES), np.float32)   # reused for single frames: no allocation
 
     @classmethod
     def load(cls, models_dir: str | Path) -> "Cascade":
-        import xgboost as xgb
+        from services.classifier.recognizer import load_model
         models_dir = Path(models_dir)
         for name in (METADATA_FILE, LEVEL1_FILE, LEVEL2_FILE):
             if not (models_dir / name).is_file():
@@ -124,20 +111,7 @@ class Cascade:
         if list(metadata["feature_names"]) != FEATURE_NAMES:
             raise ValueError(f"{models_dir / METADATA_FILE}: models were trained on other features; "
                              f"rebuild them with `fitness-trainer train`")
-        booster = xgb.Booster()
-        booster.load_model(str(models_dir / LEVEL1_FILE))
-        # One thread: a single frame is far too small to share out, and sessions run side by side.
-        booster.set_param({"nthread": 1})
-        knn = PhaseKnn.load(models_dir / LEVEL2_FILE)
-        return cls(booster, metadata["level1"]["classes"], knn, metadata)
-
-    def level1(self, feats: np.ndarray) -> np.ndarray:
-        """[N, 32] -> probabilities [N, classes]."""
-        feats = np.asarray(feats, dtype=np.float32)
-        if feats.ndim == 1:
-            self._row[0] = feats
-            feats = self._row
-        return np.asarray(self.booster.inplace_predict(feats), dtype=np.float32).reshape(len(feats), -1)
+        return cls(load_model(models_dir), PhaseKnn.load(models_dir / LEVEL2_FILE), metadata)
 
     def phase(self, feats: np.ndarray, exercises) -> tuple[np.ndarray, np.ndarray]:
         """Level 2 for given exercises -> (phase [N] object, confidence [N]); '' for 'none' and holds."""
@@ -151,10 +125,3 @@ class Cascade:
             phase[counted] = np.array(PHASE_CLASSES, dtype=object)[labels]
             conf[counted] = share
         return phase, conf
-
-    def predict(self, feats: np.ndarray) -> CascadeOutput:
-        probs = self.level1(feats)
-        best = probs.argmax(axis=1)
-        exercise = np.array(self.classes, dtype=object)[best]
-        phase, conf = self.phase(feats, exercise)
-        return CascadeOutput(exercise, probs[np.arange(len(best)), best], phase, conf, probs)

@@ -76,7 +76,7 @@ class ClassifierProcessor:
         if landmarks is None:
             self.stats["no_person"] += 1
         aspect = pose.width / pose.height if pose.width > 0 and pose.height > 0 else 1.0
-        out = classifier.classify(landmarks, aspect)
+        out = classifier.classify(landmarks, aspect, pose.ts_capture, pose.chosen_exercise)
         result = Classification.of(pose, exercise=out.exercise, exercise_conf=float(out.exercise_conf),
                                    phase=out.phase or "", phase_conf=float(out.phase_conf),
                                    raw_exercise=out.raw_exercise)

@@ -12,7 +12,7 @@ from common.service import ServiceRunner, service_main
 from services.classifier.processor import ClassifierProcessor
 
 
-SETTINGS = ("poses", "classified", "health_in", "models_dir", "vote_window", "reorder_timeout_s", "worker_timeout_s",
+SETTINGS = ("poses", "classified", "health_in", "models_dir", "reorder_timeout_s", "worker_timeout_s",
             "bind_host",
             "curve_dir")
 
@@ -22,8 +22,8 @@ class ClassifierRunner(ServiceRunner):
         super().__init__("classifier", settings, **kwargs)
         from services.classifier.cascade import Cascade
         from services.classifier.session import SessionClassifier
-        cascade = Cascade.load(settings.models_dir)  # once per process: every session shares the models
-        self.processor = ClassifierProcessor(partial(SessionClassifier, cascade, window=settings.vote_window),
+        cascade = Cascade.load(settings.models_dir)   # once per process: every session shares the models
+        self.processor = ClassifierProcessor(partial(SessionClassifier, cascade),
                                              reorder_timeout_s=settings.reorder_timeout_s,
                                              offline_timeout_s=settings.worker_timeout_s + 1.0)
         self.sub = self.bus.socket(zmq.SUB, settings.poses, bind=False, hwm=10000,

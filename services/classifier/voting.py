@@ -1,68 +1,30 @@
-"""Window votes that steady the per-frame answers: exercise by majority, phase by mean with hysteresis."""
+"""The phase vote that steadies level 2's per-frame answers: mean over a few frames with hysteresis.
+
+(The exercise is voted by the window recogniser, services/classifier/recognizer.py.)"""
 from __future__ import annotations
 
 import logging
-import math
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass
 
-from common.exercises import END, NONE, START
+from common.exercises import END, START
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class VoteOptions:
-    """How sure the votes must be. The defaults were checked on out-of-fold answers for the training clips
+    """How sure the phase vote must be. The defaults were checked on out-of-fold answers for the training clips
     (models/README.md): results hardly move around them, so they favour steadiness."""
 
-    window: int = 9                # frames in the exercise vote (Settings.vote_window)
-    min_exercise_prob: float = 0.4  # a level-1 answer below this counts as "none"
-    switch_share: float = 0.6      # share of the window a new exercise needs before the vote changes
     phase_window: int = 5          # frames in the phase vote
     phase_on: float = 0.7          # mean P(end) above this enters "end", below 1 - this enters "start"
-
-
-@dataclass(frozen=True)
-class ExerciseVote:
-    exercise: str
-    conf: float          # share of the window that voted for it
 
 
 @dataclass(frozen=True)
 class PhaseVote:
     phase: str           # "start" / "end" / "" (unknown yet)
     conf: float          # mean probability of that phase over the window
-
-
-class ExerciseVoter:
-    """Majority over the last `window` frames, with hysteresis: the answer changes only when another label
-    holds at least `switch_share` of the window, so a mixed window keeps the current answer.
-
-    A frame without a body votes "none": a short gap leaves the answer as it was, a long one ends it.
-    """
-
-    def __init__(self, options: VoteOptions = VoteOptions()):
-        self.options = options
-        self._window: deque[str] = deque(maxlen=options.window)
-        self._needed = max(1, math.ceil(options.switch_share * options.window))
-        self.current = NONE
-
-    def add(self, label: str | None, prob: float = 1.0) -> ExerciseVote:
-        """One frame's level-1 answer (None: no body in the frame)."""
-        if label is None or prob < self.options.min_exercise_prob:
-            label = NONE
-        self._window.append(label)
-        counts = Counter(self._window)
-        leader, votes = counts.most_common(1)[0]
-        if leader != self.current and votes >= self._needed and votes > counts[self.current]:
-            logger.debug("exercise %s -> %s (%d/%d)", self.current, leader, votes, len(self._window))
-            self.current = leader
-        return ExerciseVote(self.current, counts[self.current] / self.options.window)
-
-    def reset(self) -> None:
-        self._window.clear()
-        self.current = NONE
 
 
 class PhaseVoter:

@@ -1,0 +1,163 @@
+"""The window recogniser's model: XGBoost on window features of the training clips (plus "none"), augmented.
+
+A window is labelled with the clip's exercise while that exercise's own rep signal moves in it, "none" while the
+body is still (standing or lying still is never an exercise) or does something else ('other' clips, the parts of
+clips described in offline/dataset.SEGMENTS), and plank throughout a plank clip. Augmented replays of every
+clip (mirror, camera roll and zoom, a faster or slower trainee, 10-18 frames/s, dropped frames, jitter) teach it
+cameras and trainees the clips do not have.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from common.exercises import CATALOGUE, EXERCISES, NONE
+from common.features import MIRROR_INDEX
+from common.rep_signals import measure_all, signal_value
+from offline import dataset
+from offline.clip_stream import Clip, resample
+from services.classifier import motion_window as window
+from services.classifier.recognizer import METADATA_FILE, MODEL_FILE
+
+CLASSES = [NONE, *EXERCISES]
+STEP_S = 0.25            # a training window every this many seconds of clip
+SEED = 10
+AUG_COPIES = 3           # augmented replays of each clip besides the plain one
+PARAMS = dict(objective="multi:softprob", num_class=len(CLASSES), max_depth=4, eta=0.1, subsample=0.8,
+              colsample_bytree=0.7, min_child_weight=2, seed=SEED, eval_metric="mlogloss")
+ROUNDS = 150
+MOVING, STILL = 0.6, 0.3  # the clip's signal swings >= MOVING x its minimum rep swing: exercising; < STILL: still
+
+
+def augment(clip: Clip, rng: np.random.Generator) -> tuple[Clip, float]:
+    """Another camera and trainee; returns the clip and its time stretch (to place the SEGMENTS)."""
+    lm = clip.landmarks.copy()
+    if rng.random() < 0.5:
+        lm = lm[:, MIRROR_INDEX]
+        lm[..., 0] = 1.0 - lm[..., 0]
+    xy = lm[..., :2] * np.array([clip.aspect, 1.0])
+    angle = np.radians(rng.uniform(-12, 12))
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    centre = np.array([clip.aspect / 2, 0.5])
+    xy = (xy - centre) @ rot.T * rng.uniform(0.7, 1.3) + centre
+    xy += rng.normal(0, 0.004, xy.shape)
+    lm[..., :2] = xy / np.array([clip.aspect, 1.0])
+    stretch = rng.uniform(0.8, 1.25)
+    out = replace(clip, t=clip.t * stretch, landmarks=lm.astype(np.float32), fps=clip.fps / stretch)
+    if rng.random() < 0.6:
+        out = resample(out, rng.uniform(10, 18))
+    keep = rng.random(len(out.t)) > rng.uniform(0, 0.15)
+    keep[0] = True
+    return replace(out, t=out.t[keep], landmarks=out.landmarks[keep]), stretch
+
+
+def signal_ranges(clip: Clip) -> list[tuple[np.ndarray, float]]:
+    """(per-frame value, minimum rep swing) of each signal of the clip's own exercise."""
+    entry = CATALOGUE.get(clip.exercise)
+    if entry is None or not entry.signals:
+        return []
+    measures = [measure_all(lm, clip.aspect) for lm in clip.landmarks]
+    out = []
+    for signal in entry.signals:
+        values = np.array([np.nan if (v := signal_value(signal, m)) is None else v for m in measures])
+        out.append((values, signal.min_swing))
+    return out
+
+
+def window_label(clip: Clip, t0: float, t1: float, signals: list, stretch: float) -> str | None:
+    """What a window shows: its exercise while it moves, "none" while still or not exercising; None = unused."""
+    segment = dataset.segment_label(clip.file, (t0 + t1) / 2 / stretch)   # segments are in the clip's own time
+    if segment == NONE:
+        return NONE
+    if segment == dataset.SKIP:
+        return None
+    if clip.exercise == dataset.OTHER:
+        return NONE
+    if CATALOGUE[clip.exercise].hold:
+        return clip.exercise
+    inside = (clip.t >= t0) & (clip.t <= t1)
+    swings = []
+    for values, min_swing in signals:
+        w = values[inside]
+        w = w[np.isfinite(w)]
+        if len(w) >= 3:
+            swings.append((np.percentile(w, 95) - np.percentile(w, 5)) / min_swing)
+    if not swings:
+        return None
+    if max(swings) >= MOVING:
+        return clip.exercise
+    if max(swings) < STILL:
+        return NONE                              # standing (or lying) still is never an exercise
+    return None
+
+
+def clip_windows(clip: Clip, stretch: float = 1.0) -> tuple[np.ndarray, list[str]]:
+    """Window features every STEP_S along the clip (each window ending at its newest frame) and their labels."""
+    present = ~np.isnan(clip.landmarks[:, 0, 0])
+    descriptors = np.full((len(clip.t), len(window.FRAME_COLS)), np.nan)
+    for i in np.flatnonzero(present):
+        descriptors[i] = window.frame_descriptor(clip.landmarks[i], clip.aspect)
+    signals = signal_ranges(clip)
+    feats, labels = [], []
+    if len(clip.t):
+        for t1 in np.arange(clip.t[0] + window.MIN_SPAN_S, clip.t[-1] + 1e-9, STEP_S):
+            sel = (clip.t > t1 - window.WINDOW_S) & (clip.t <= t1)
+            seen = present[sel]
+            if seen.sum() < 3 or clip.t[sel][seen][-1] - clip.t[sel][seen][0] < window.MIN_SPAN_S:
+                continue
+            label = window_label(clip, t1 - window.WINDOW_S, t1, signals, stretch)
+            if label is not None:
+                feats.append(window.window_features(clip.t[sel], descriptors[sel], seen))
+                labels.append(label)
+    X = np.array(feats, np.float32) if feats else np.zeros((0, len(window.FEATURE_NAMES)), np.float32)
+    return X, labels
+
+
+def clip_dataset(clip: Clip, copies: int = AUG_COPIES, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of the clip as recorded plus `copies` augmented replays (seeded by the clip's name)."""
+    rng = np.random.default_rng([seed, sum(map(ord, clip.file))])
+    X, labels = clip_windows(clip)
+    xs, ys = [X], list(labels)
+    for _ in range(copies):
+        augmented, stretch = augment(clip, rng)
+        Xa, la = clip_windows(augmented, stretch)
+        xs.append(Xa)
+        ys += la
+    return np.concatenate(xs), np.array([CLASSES.index(v) for v in ys], int)
+
+
+def fit(X: np.ndarray, y: np.ndarray, n_jobs: int = 2, rounds: int = ROUNDS):
+    """XGBoost with every class weighted equally (few 'none' and lunge windows must still count)."""
+    import xgboost as xgb
+    counts = np.bincount(y, minlength=len(CLASSES)).astype(float)
+    weights = (len(y) / (len(CLASSES) * np.maximum(counts, 1)))[y]
+    dtrain = xgb.DMatrix(X, label=y, weight=weights, feature_names=window.FEATURE_NAMES)
+    return xgb.train({**PARAMS, "nthread": n_jobs}, dtrain, rounds)
+
+
+def metadata(train_files: list[str], y: np.ndarray, rounds: int = ROUNDS) -> dict:
+    return {"classes": CLASSES, "features": window.FEATURE_NAMES, "window_s": window.WINDOW_S,
+            "min_span_s": window.MIN_SPAN_S, "step_s": STEP_S, "params": PARAMS, "rounds": rounds,
+            "aug_copies": AUG_COPIES, "seed": SEED, "train_clips": sorted(train_files),
+            "windows": {c: int((y == i).sum()) for i, c in enumerate(CLASSES)}}
+
+
+def save(booster, out_dir: Path, train_files: list[str], y: np.ndarray) -> dict:
+    """Write the model and its metadata (what the recogniser loads) into out_dir; returns the metadata."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(out_dir / MODEL_FILE))
+    meta = metadata(train_files, y, int(booster.num_boosted_rounds()))
+    (out_dir / METADATA_FILE).write_text(json.dumps(meta, indent=1) + "\n")
+    return meta
+
+
+def build(clips: list[Clip], out_dir: Path, n_jobs: int = 2) -> dict:
+    """Fit on these clips and write the model and its metadata into out_dir; returns the metadata."""
+    data = [clip_dataset(c) for c in clips]
+    X = np.concatenate([d[0] for d in data])
+    y = np.concatenate([d[1] for d in data])
+    return save(fit(X, y, n_jobs), out_dir, [c.file for c in clips], y)

@@ -1,0 +1,99 @@
+"""Exercise recognition from a window of motion: XGBoost every EVAL_S on window features, voted with hysteresis."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from services.classifier.motion_window import WindowBuffer
+
+MODEL_FILE = "window_xgboost.json"
+METADATA_FILE = "window_metadata.json"
+EVAL_S = 0.33        # the model runs ~3 times a second: plenty for a 2.5 s window, cheap per frame
+SMOOTH_S = 0.6       # time constant of the probability average (one odd window must not switch)
+ENTER = 0.55         # an exercise is announced once its averaged probability passes this ...
+CONFIRM = 2          # ... for this many evaluations in a row (~0.7 s)
+LEAVE = 0.30         # the current exercise is kept until it drops below this ...
+LEAVE_S = 1.5        # ... for this long (a pause within a set is still that set)
+
+
+class WindowRecognizer:
+    """update(t, landmarks | None, aspect) -> (exercise or "none", confidence), frame by frame."""
+
+    def __init__(self, booster, meta: dict):
+        self.booster = booster
+        self.classes: list[str] = meta["classes"]
+        self.buffer = WindowBuffer(meta.get("window_s", 2.5))
+        self.current, self.confidence = "none", 0.0
+        self.probs: np.ndarray | None = None     # averaged
+        self.raw: np.ndarray | None = None       # last evaluation
+        self.raw_label = "none"
+        self.last_eval: float | None = None
+        self.window_start: float | None = None   # first pose frame of the last evaluated window
+        self._streak = 0
+        self._low_since: float | None = None
+        self.switched_at: float | None = None
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> "WindowRecognizer":
+        booster, meta = load_model(model_dir)
+        return cls(booster, meta)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.inplace_predict(features[None]))[0]
+
+    def update(self, t: float, landmarks: np.ndarray | None, aspect: float) -> tuple[str, float]:
+        self.buffer.push(t, landmarks, aspect)
+        if self.last_eval is not None and t - self.last_eval < EVAL_S:
+            return self.current, self.confidence
+        feats = self.buffer.features()
+        prev = self.last_eval
+        self.last_eval = t
+        if feats is None:
+            if self.probs is None:
+                # Not enough of the stream yet to judge: no opinion (a "none" here would only delay the first
+                # answer, and a recording of one rep is over in a second).
+                return self.current, self.confidence
+            p = np.zeros(len(self.classes))
+            p[self.classes.index("none")] = 1.0   # the person left (or too little of them): nothing is going on
+            self.window_start = None
+        else:
+            p = self.predict(feats)
+            self.window_start = self.buffer.start()
+        self.raw = p
+        self.raw_label = self.classes[int(np.argmax(p))]
+        dt = EVAL_S if prev is None else t - prev
+        a = 1.0 - np.exp(-dt / SMOOTH_S)
+        self.probs = p if self.probs is None else self.probs + a * (p - self.probs)
+        best = int(np.argmax(self.probs))
+        name = self.classes[best]
+        if name != self.current and self.probs[best] >= ENTER:
+            self._streak += 1
+            if self._streak >= CONFIRM:
+                self._switch(t, name)
+        else:
+            self._streak = 0
+        if self.current != "none":
+            if self.probs[self.classes.index(self.current)] < LEAVE:
+                self._low_since = t if self._low_since is None else self._low_since
+                if t - self._low_since >= LEAVE_S:
+                    self._switch(t, "none")
+            else:
+                self._low_since = None
+        self.confidence = float(self.probs[self.classes.index(self.current)])
+        return self.current, self.confidence
+
+    def _switch(self, t: float, name: str) -> None:
+        self.current, self.switched_at = name, t
+        self._streak, self._low_since = 0, None
+
+
+def load_model(model_dir: str | Path):
+    """(booster, metadata) of the window model; one per process, shared by every session's recogniser."""
+    import xgboost as xgb
+    model_dir = Path(model_dir)
+    booster = xgb.Booster()
+    booster.load_model(str(model_dir / MODEL_FILE))
+    booster.set_param({"nthread": 1})   # one window is far too small to share out
+    return booster, json.loads((model_dir / METADATA_FILE).read_text())
