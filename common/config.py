@@ -48,6 +48,8 @@ class Settings:
     jpeg_quality: int = _setting(80, "JPEG quality of captured frames")
     exercise: str = _setting("", "The exercise done in front of a local source (file or camera), e.g. squat; empty: "
                                  "recognise it from the movement. Browser trainees pick theirs on the page")
+    max_fps: float = _setting(0.0, "Send at most this many frames a second of a file source, as a slower camera (or a "
+                                   "busy machine) would deliver them; 0 = every frame")
     realtime: bool = _setting(True, "Replay video files at their own frame rate (False: as fast as workers go, "
                                     "no frame dropped)")
     loop: bool = _setting(False, "Loop a video file source forever")
@@ -63,7 +65,6 @@ class Settings:
     worker_timeout_s: float = _setting(3.0, "A worker silent this long is presumed dead; its frame is re-queued")
     # --- classifier ----------------------------------------------------------------------------
     models_dir: str = _setting(str(PROJECT_ROOT / "models"), "Folder with the trained models")
-    vote_window: int = _setting(9, "Frames in the majority vote of exercise and phase")
     reorder_timeout_s: float = _setting(1.0, "How long the classifier waits for a missing frame before skipping it")
     # --- coach ---------------------------------------------------------------------------------
     db_path: str = _setting(str(PROJECT_ROOT / "var" / "workouts.sqlite3"),

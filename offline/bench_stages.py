@@ -4,13 +4,13 @@ from __future__ import annotations
 import time
 from typing import Callable, Iterable
 
-import cv2
 import numpy as np
 
 from common import messages
 from common.features import features
 from common.messages import Classification, CoachUpdate, Frame, PoseResult
 from services.capture.frames import prepare
+from services.capture.sources import open_video
 from services.pose.estimator import PoseEstimator, decode_jpeg, lighting
 
 
@@ -26,7 +26,7 @@ def time_calls(fn: Callable[[], object], repeat: int, clock: Callable[[], float]
 
 def iter_frames(path: str, count: int):
     """Up to `count` consecutive BGR frames of a video, one at a time (raw 720p frames are 2.7 MB each)."""
-    cap = cv2.VideoCapture(str(path))
+    cap, _, _ = open_video(path)
     try:
         for _ in range(count):
             ok, image = cap.read()

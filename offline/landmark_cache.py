@@ -5,11 +5,11 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from common.config import PROJECT_ROOT, Settings
 from services.capture.frames import prepare
+from services.capture.sources import SourceError, open_video
 from services.pose.estimator import PoseEstimator, decode_jpeg, lighting
 
 
@@ -53,10 +53,10 @@ def extract(path: str | Path, max_side: int = 640, quality: int = 80, estimator:
         z = np.load(cache_file)
         return ClipPoses(str(path), float(z["fps"]), int(z["width"]), int(z["height"]), z["landmarks"],
                          z["dark_share"], z["bright_share"])
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError(f"cannot open video {path}")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    try:
+        cap, fps, _ = open_video(path)   # upright whatever the rotation flag, as capture reads it
+    except SourceError as exc:
+        raise ValueError(str(exc)) from None
     own = estimator is None
     estimator = estimator or PoseEstimator(max_sessions=1)
     session = f"cache:{path}"

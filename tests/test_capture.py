@@ -116,3 +116,31 @@ def test_late_live_file_skips_ahead_without_gaps_in_sequence(tmp_path):
         runner.close()
         broker.close(linger=0)
         ctx.term()
+
+
+def rotated_mp4(path, degrees_matrix=(0, 65536, 0, -65536, 0, 0, 0, 0, 1073741824)) -> None:
+    """A 64x32 clip (white band on the left) whose MP4 track header says "display rotated by 90 degrees",
+    as a phone stores a portrait video: the pixels are landscape, the flag says how to show them."""
+    import struct
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 32))
+    for _ in range(5):
+        frame = np.zeros((32, 64, 3), np.uint8)
+        frame[:, :16] = 255
+        writer.write(frame)
+    writer.release()
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd")
+    matrix = at + 4 + 4 + 4 * 5 + 8 + 8   # after version/flags, times, track id, duration, layer/volume
+    data[matrix:matrix + 36] = struct.pack(">9i", *degrees_matrix)
+    path.write_bytes(bytes(data))
+
+
+def test_a_video_stored_sideways_with_a_rotation_flag_plays_upright(tmp_path):
+    path = tmp_path / "portrait.mp4"
+    rotated_mp4(path)
+    assert cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_ORIENTATION_META) == 90   # the flag is there
+    source = FileSource(path)
+    image, _ = next(source.frames())
+    source.close()
+    assert image.shape[:2] == (64, 32)                     # portrait, as the phone showed it
+    assert image[:8].mean() > 200 and image[-8:].mean() < 50   # the band that was on the left is now on top

@@ -18,11 +18,15 @@ class SourceError(RuntimeError):
 
 
 def open_video(path: str | Path) -> tuple[cv2.VideoCapture, float, int]:
-    """Open a video file, with a clear error for a missing or undecodable one. Returns (capture, fps, frames)."""
+    """Open a video file, with a clear error for a missing or undecodable one. Returns (capture, fps, frames).
+
+    Frames come upright whatever the file's rotation flag: phones store portrait videos sideways with a flag,
+    and OpenCV applies it only when asked."""
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"video file not found: {path}")
     cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
     ok, first = cap.read() if cap.isOpened() else (False, None)
     if not ok or first is None:
         cap.release()
