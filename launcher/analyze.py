@@ -16,6 +16,7 @@ from common import bus as busmod
 from common.config import PROJECT_ROOT, Settings
 from common.messages import ProtocolError, SessionSummary
 from services.capture.sources import SourceError, open_video
+from launcher.annotate import Recording, render
 from launcher.supervisor import ServiceSpec, Supervisor, pipeline_specs
 
 
@@ -39,6 +40,7 @@ class ClipResult:
     video: str
     summary: dict | None = None
     error: str | None = None
+    session: str = ""
 
     def as_json(self) -> dict:
         if self.error:
@@ -51,7 +53,8 @@ class ClipResult:
 class Pipeline:
     """broker + pose workers + classifier + coach as processes, on private endpoints, for offline analysis."""
 
-    def __init__(self, pose_workers: int = 2, settings: Settings | None = None, log_dir: str | None = None):
+    def __init__(self, pose_workers: int = 2, settings: Settings | None = None, log_dir: str | None = None,
+                 record: bool = False):
         self._tmp = tempfile.TemporaryDirectory(prefix="ft-analyze-")
         self.settings = settings or ipc_settings(self._tmp.name)
         self.log_dir = log_dir or str(Path(self._tmp.name) / "logs")
@@ -64,6 +67,18 @@ class Pipeline:
         self.summaries.setsockopt(zmq.LINGER, 0)
         self.summaries.setsockopt(zmq.SUBSCRIBE, b"session_summary")
         self.summaries.connect(self.settings.coach)
+        # --annotate: every classification and coach update of the clips, to draw them on the video afterwards.
+        self.recordings: dict[str, Recording] = {}
+        self.listeners = []
+        if record:
+            for endpoint, topic in ((self.settings.classified, b"classification"), (self.settings.coach,
+                                                                                   b"coach_update")):
+                sock = self.ctx.socket(zmq.SUB)
+                sock.setsockopt(zmq.LINGER, 0)
+                sock.setsockopt(zmq.RCVHWM, 0)   # a clip's frames, not a live stream: lose none
+                sock.setsockopt(zmq.SUBSCRIBE, topic)
+                sock.connect(endpoint)
+                self.listeners.append(sock)
 
     def __enter__(self) -> "Pipeline":
         self.supervisor.start_all()
@@ -79,6 +94,8 @@ class Pipeline:
 
     def close(self) -> None:
         self.summaries.close(linger=0)
+        for sock in self.listeners:
+            sock.close(linger=0)
         self.supervisor.stop_all()
         if self.failed and Path(self.log_dir).is_dir():
             # Keep the services' logs of a failed analysis: they say why.
@@ -87,14 +104,20 @@ class Pipeline:
             print(f"fitness-trainer: service logs of this analysis kept in {keep}", file=sys.stderr)
         self._tmp.cleanup()
 
-    def start_clip(self, path: str, session: str):
-        spec = ServiceSpec("capture", "services.capture",
-                           ["--source", str(path), "--no-realtime", "--no-ingest", "--no-preview", "--exit-at-end",
-                            "--session", session], restart=False)
-        return self.supervisor.add(spec)
+    def start_clip(self, path: str, session: str, exercise: str = "", max_fps: float = 0.0):
+        args = ["--source", str(path), "--no-realtime", "--no-ingest", "--no-preview", "--exit-at-end",
+                "--session", session]
+        if exercise:
+            args += ["--exercise", exercise]
+        if max_fps:
+            args += ["--max-fps", str(max_fps)]
+        return self.supervisor.add(ServiceSpec("capture", "services.capture", args, restart=False))
 
-    def run(self, clips: list[str], concurrency: int = 2, progress: bool = True) -> list[ClipResult]:
-        """Analyse clips, up to `concurrency` at a time; results in the order of `clips`."""
+    def run(self, clips: list[str], concurrency: int = 2, progress: bool = True, exercises: list[str] | None = None,
+            max_fps: float = 0.0) -> list[ClipResult]:
+        """Analyse clips, up to `concurrency` at a time; results in the order of `clips`. `exercises` (one per
+        clip, "" = recognise it) are the exercises the clips are known to show; `max_fps` thins each clip to
+        that frame rate."""
         results = {i: ClipResult(str(c)) for i, c in enumerate(clips)}
         todo = []
         total_frames = 0
@@ -114,9 +137,12 @@ class Pipeline:
             while todo and len(running) < concurrency:
                 i = todo.pop(0)
                 session = f"analyze-{Path(clips[i]).stem}-{uuid.uuid4().hex[:6]}"
-                running[session] = (i, self.start_clip(clips[i], session), time.time(), 0)
+                exercise = exercises[i] if exercises else ""
+                results[i].session = session
+                running[session] = (i, self.start_clip(clips[i], session, exercise, max_fps), time.time(), 0)
             self.supervisor.pump_health(timeout_ms=0)
             self.supervisor.check(time.time())
+            self._record()
             if self.summaries.poll(100):
                 try:
                     _, msg = busmod.recv(self.summaries)
@@ -146,19 +172,45 @@ class Pipeline:
         return [results[i] for i in range(len(clips))]
 
 
+    def _record(self) -> None:
+        for sock in self.listeners:
+            while sock.poll(0):
+                try:
+                    _, msg = busmod.recv(sock)
+                except ProtocolError:
+                    continue
+                self.recordings.setdefault(msg.session, Recording()).add(msg)
+
+
 def _progress(total: int, enabled: bool):
     from tqdm import tqdm
     return tqdm(total=total, unit="frame", desc="analyze", file=sys.stderr,
                 disable=not enabled or not sys.stderr.isatty() and total < 1000)
 
 
-def analyze(clips: list[str], pose_workers: int = 2, progress: bool = True) -> list[ClipResult]:
-    with Pipeline(pose_workers) as pipeline:
-        return pipeline.run(clips, concurrency=max(1, pose_workers), progress=progress)
+def analyze(clips: list[str], pose_workers: int = 2, progress: bool = True, exercises: list[str] | None = None,
+            max_fps: float = 0.0, annotate: str | None = None) -> list[ClipResult]:
+    """Analyse clips through the real services; with `annotate` (one clip), write it with what was seen."""
+    with Pipeline(pose_workers, record=annotate is not None) as pipeline:
+        results = pipeline.run(clips, concurrency=max(1, pose_workers), progress=progress, exercises=exercises,
+                               max_fps=max_fps)
+        pipeline._record()
+        recordings = pipeline.recordings
+    if annotate is not None and results and not results[0].error:
+        frames = render(clips[0], annotate, recordings.get(results[0].session, Recording()))
+        print(f"fitness-trainer: {frames} annotated frames written to {annotate}", file=sys.stderr)
+    return results
 
 
 def main(args) -> int:
-    results = analyze(args.clips, args.pose_workers, progress=not args.no_progress)
+    exercise = getattr(args, "exercise", None) or ""
+    annotate = getattr(args, "annotate", None)
+    if annotate and len(args.clips) != 1:
+        print("fitness-trainer: --annotate takes one clip", file=sys.stderr)
+        return 2
+    results = analyze(args.clips, args.pose_workers, progress=not args.no_progress,
+                      exercises=[exercise] * len(args.clips), max_fps=getattr(args, "fps", None) or 0.0,
+                      annotate=annotate)
     failed = 0
     for r in results:
         if r.error:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from common.config import PROJECT_ROOT, Settings, add_arguments, settings_from_args
+from common.exercises import EXERCISES
 from common.service import setup_logging
 
 
@@ -118,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--json", action="store_true", help="One JSON object per clip on stdout")
     an.add_argument("--pose-workers", type=int, default=2, help="Pose worker processes (default 2)")
     an.add_argument("--no-progress", action="store_true", help="No progress bar on stderr")
+    an.add_argument("--exercise", choices=EXERCISES, default=None,
+                    help="The exercise the clips show (default: recognise it from the movement)")
+    an.add_argument("--fps", type=float, default=None,
+                    help="Analyse at most this many frames a second, as a slower camera would deliver them")
+    an.add_argument("--annotate", metavar="OUT.mp4", default=None,
+                    help="Also write the clip with the skeleton, exercise, phase, running count and the rep signal "
+                         "with its bands drawn on it (one clip)")
     an.set_defaults(func=cmd_analyze)
 
     ev = sub.add_parser("eval", help="Score analyze on labelled clips (exercise, reps, hold time)",
@@ -132,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="Last line: one JSON object with clips and overall")
     ev.add_argument("--pose-workers", type=int, default=2, help="Pose worker processes (default 2)")
     ev.add_argument("--no-progress", action="store_true", help="No progress bar on stderr")
+    ev.add_argument("--exercise-given", action="store_true",
+                    help="Analyse each clip as its labelled exercise (as a trainee who picked it); the JSON says "
+                         "which mode")
+    ev.add_argument("--fps", type=float, default=None,
+                    help="Replay at most this many frames a second (a trainee on a busy machine)")
     ev.set_defaults(func=cmd_eval)
 
     tr = sub.add_parser("train", help="Rebuild every model in models/ from data, with a report",

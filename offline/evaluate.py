@@ -61,7 +61,7 @@ def _mean(values) -> float | None:
 
 
 def evaluate(clip_dir: str, labels_csv: str, pose_workers: int = 2, progress: bool = True,
-             only: list[str] | None = None) -> dict:
+             only: list[str] | None = None, exercise_given: bool = False, fps: float = 0.0) -> dict:
     from launcher.analyze import analyze
     """Clip files in the labels are relative to clip_dir."""
     labels = read_labels(labels_csv)
@@ -73,21 +73,27 @@ def evaluate(clip_dir: str, labels_csv: str, pose_workers: int = 2, progress: bo
             keep.append((name, str(path)))
         else:
             print(f"fitness-trainer: labelled clip missing, not scored: {path}", file=sys.stderr)
-    results = analyze([p for _, p in keep], pose_workers=pose_workers, progress=progress)
+    if exercise_given:   # each clip analysed as its labelled exercise; a clip of no exercise has none to give
+        keep = [(n, p) for n, p in keep if labels[n].exercise in EXERCISES]
+    given = [labels[n].exercise if exercise_given else "" for n, _ in keep]
+    results = analyze([p for _, p in keep], pose_workers=pose_workers, progress=progress, exercises=given,
+                      max_fps=fps)
     rows = [clip_row(labels[name], None if res.error else res.as_json(), res.error)
             for (name, _), res in zip(keep, results)]
-    return {"clips": rows, "overall": score(rows)}
+    return {"mode": "exercise given" if exercise_given else "recognised", "fps": fps or "clip", "clips": rows,
+            "overall": score(rows)}
 
 
 def main(args) -> int:
-    report = evaluate(args.dir, args.labels, args.pose_workers, progress=not args.no_progress, only=args.only)
+    report = evaluate(args.dir, args.labels, args.pose_workers, progress=not args.no_progress, only=args.only,
+                      exercise_given=args.exercise_given, fps=args.fps or 0.0)
     if not args.json:
         for r in report["clips"]:
             mark = "ok " if r["exercise_pred"] == r["exercise_true"] and (
                 r["reps_true"] is None or r["reps_pred"] == r["reps_true"]) else "BAD"
             print(f"{mark} {r['file']:<50} {r['exercise_true'] or '?':>12} -> {r['exercise_pred']:<12} "
                   f"reps {r['reps_true']!s:>4} -> {r['reps_pred']:<4} hold {r['hold_true']!s:>5} -> {r['hold_pred']}")
-        print(json.dumps(report["overall"], indent=2))
+        print(json.dumps({"mode": report["mode"], "fps": report["fps"], **report["overall"]}, indent=2))
     else:
         print(json.dumps(report))
     return 0

@@ -18,7 +18,7 @@ from services.capture.sources import CameraSource, FileSource, SourceError
 
 logger = logging.getLogger(__name__)
 
-SETTINGS = ("source", "exercise", "capture_ingest", "capture_preview", "broker_frontend", "health_in", "max_side",
+SETTINGS = ("source", "exercise", "max_fps", "capture_ingest", "capture_preview", "broker_frontend", "health_in", "max_side",
             "jpeg_quality", "realtime", "loop", "offline_window", "bind_host", "curve_dir")
 
 
@@ -67,6 +67,7 @@ class CaptureRunner(ServiceRunner):
         self.started = time.time()
         self.source_frames = 0   # frames read from the source (sent or skipped); paces a live file
         self.fps = getattr(self.local, "fps", 30.0)
+        self._last_slot = -1
         self.stats.update(session=session, total_frames=getattr(self.local, "frame_count", 0))
         logger.info("capturing %s as session %s (%s)", name, session, "live" if live else "offline, lossless")
 
@@ -86,7 +87,7 @@ class CaptureRunner(ServiceRunner):
                 due = self.started + self.source_frames / self.fps
                 if now < due:
                     return
-            if not live and not self.window.take():
+            if not live and self.window.available <= 0:
                 return
             try:
                 image, media_t = next(self.frames)
@@ -94,6 +95,10 @@ class CaptureRunner(ServiceRunner):
             except StopIteration:
                 self._finish("eof")
                 return
+            if self._thinned(media_t):
+                continue
+            if not live:
+                self.window.take()
             # Live frames carry wall-clock capture time (latency); offline frames their media time (exact
             # durations however fast the workers go).
             ts = time.time() if live else media_t
@@ -110,6 +115,16 @@ class CaptureRunner(ServiceRunner):
                     self.stats["dropped"] += 1
                 return
 
+    def _thinned(self, media_t: float) -> bool:
+        """With max_fps: the frames a slower camera would not have delivered (one per 1/max_fps of media time)."""
+        if not self.settings.max_fps:
+            return False
+        slot = int(media_t * self.settings.max_fps + 1e-6)
+        if slot == self._last_slot:
+            return True
+        self._last_slot = slot
+        return False
+
     def _send(self, frame: Frame, block: bool) -> None:
         if bus.send(self.dealer, frame, block=block):
             self.stats["sent"] += 1
@@ -119,7 +134,8 @@ class CaptureRunner(ServiceRunner):
             self.stats["preview_dropped"] += 1
 
     def _finish(self, reason: str) -> None:
-        end = self.encoder.end(reason, self.fps, time.time() if self.encoder.live else self.encoder.seq / self.fps)
+        fps = min(self.fps, self.settings.max_fps) if self.settings.max_fps else self.fps
+        end = self.encoder.end(reason, fps, time.time() if self.encoder.live else self.encoder.seq / fps)
         bus.send(self.dealer, end)
         logger.info("session %s: end of source after %d frames", end.session, end.frames)
         self.local.close()
