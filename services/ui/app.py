@@ -43,7 +43,7 @@ from flask import Flask, Response, abort, jsonify, redirect, render_template, re
 from flask_sock import Sock
 from werkzeug.exceptions import HTTPException, NotFound
 
-from common.exercises import CATALOGUE, EXERCISES, NONE, display_name
+from common.exercises import CATALOGUE, EXERCISES, HOLDS, NONE, display_name
 from common.features import POSE_CONNECTIONS
 from common.history import HistoryReader
 from common.topology import SERVICE_NAMES
@@ -166,7 +166,7 @@ def create_app(settings, hub=None, relay=None) -> Flask:
     def page_globals():
         return {"exercise_names": {name: display_name(name) for name in (*EXERCISES, NONE)}, "exercises": EXERCISES,
                 "camera_advice": {name: e.camera_advice for name, e in CATALOGUE.items()},
-                "services": SERVICE_NAMES,
+                "services": SERVICE_NAMES, "holds": sorted(HOLDS),
                 "connections": POSE_CONNECTIONS}
 
     # ------------------------------------------------------------------ pages

@@ -2,7 +2,7 @@
 
 Messages down are JSON objects with a "type": hello (the session's start state and the flow-control limit),
 answered / dropped (one per frame the tab sent, by its frame id), the hub's events for this session (coach,
-cue, audio, ended, health, session), refused (full, bad session) and ended (stopped, idle). Text messages up
+cue, audio, ended, health, session), refused (full, bad session) and session_end (stopped, idle). Text messages up
 are JSON too: {"type": "stop"} ends the session (its workout is saved); the socket stays open a little for
 the last words. A closed socket ends the session the same way.
 """
@@ -97,7 +97,7 @@ def serve(ws, session: str, hub, relay, settings, stopping: threading.Event, clo
                         ended = "idle"
                         hub.tabs.stats["tabs.expired_idle"] += 1
                         _end(session, hub, relay, link, "idle", now)
-                        sender.send({"type": "ended", "reason": "idle",
+                        sender.send({"type": "session_end", "reason": "idle",
                                      "message": f"No camera frames for {hub.tabs.idle_s:.0f} s: the session "
                                                 f"was ended and your workout saved."})
                         linger_until = now + 5.0
@@ -106,7 +106,7 @@ def serve(ws, session: str, hub, relay, settings, stopping: threading.Event, clo
                 if _control(data) == "stop" and not ended:
                     ended = "stopped"
                     _end(session, hub, relay, link, "stopped", now)
-                    sender.send({"type": "ended", "reason": "stopped"})
+                    sender.send({"type": "session_end", "reason": "stopped"})
                     linger_until = now + LINGER_AFTER_STOP_S
                 continue
             if ended:

@@ -50,20 +50,28 @@ def test_trainee_camera_reaches_capture_and_live_coaching_shows(launch_browser, 
     session = page.inner_text("#session-id")
     assert session.startswith("web-")
 
+    page.select_option("#exercise-choice", "squat")
     page.click("#start")
-    frames = [bus_rig.receive_upload() for _ in range(20)]
+    # Stand in for the pose pipeline: answer every frame with a pose, as the classifier would.
+    frames = []
+    for i in range(20):
+        frame = bus_rig.receive_upload()
+        frames.append(frame)
+        bus_rig.publish("classified", Classification(session=session, seq=frame.seq, width=frame.width,
+                                                     height=frame.height, landmarks=poses.landmarks[60 + i].tobytes(),
+                                                     exercise="squat", phase="end"))
     assert all(isinstance(f, Frame) and f.session == session and f.source == "browser" for f in frames)
     assert [f.seq for f in frames] == list(range(20))
+    assert {f.chosen_exercise for f in frames} == {"squat"}     # the trainee's pick travels with every frame
     first = cv2.imdecode(np.frombuffer(frames[-1].jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert (first.shape[1], first.shape[0]) == (frames[-1].width, frames[-1].height) == (360, 640)
     assert first.std() > 20  # a real picture, not a black frame
     span = frames[-1].ts_capture - frames[0].ts_capture
     print(f"browser upload rate: {19 / span:.1f} fps over {span:.2f} s")
+    page.wait_for_function("window.__ftStats && window.__ftStats.answered >= 15")
+    assert page.evaluate("document.getElementById('frame-view').classList.contains('showing')")
 
     # What the rest of the pipeline would say about this session.
-    bus_rig.publish("classified", Classification(session=session, seq=frames[-1].seq, width=360, height=640,
-                                                 landmarks=poses.landmarks[60].tobytes(), exercise="squat",
-                                                 phase="end"))
     bus_rig.publish("coach", CoachUpdate(session=session, exercise="squat", phase="end", reps={"squat": 2},
                                          set_number=1, reps_in_set=2, cues=["Go lower"], form_score=77.0,
                                          setup=["Too dark: turn on a light"], body_visible=True, events=["rep"]))
@@ -94,6 +102,7 @@ def test_trainee_camera_reaches_capture_and_live_coaching_shows(launch_browser, 
         assert msg.seq == sent
         sent += 1
     assert msg.session == session and msg.frames == sent and msg.seq == sent and msg.reason == "stopped"
+    page.wait_for_function("document.getElementById('frames-status').hidden")
     assert page.inner_text("#camera-status") == "Camera off"
     bus_rig.publish("coach", SessionSummary(session=session, summary={"reps": {"squat": 2}}))
     page.wait_for_selector("#report-link:not([hidden])")
