@@ -87,9 +87,15 @@ def launch_browser(chromium_path, fake_camera):
     manager = sync_playwright().start()
     browsers = []
 
-    def launch(camera: Path | None = fake_camera):
+    def launch(camera: Path | str | None = fake_camera):
+        """camera: a fake camera file; None: the default fake device; "deny": the trainee refuses the camera;
+        "none": a machine without any camera."""
         args = list(CHROMIUM_ARGS)
-        if camera is not None:
+        if camera == "deny":
+            args = [a for a in args if a != "--use-fake-ui-for-media-stream"] + ["--use-fake-ui-for-media-stream=deny"]
+        elif camera == "none":
+            args = [a for a in args if a != "--use-fake-device-for-media-stream"]
+        elif camera is not None:
             args.append(f"--use-file-for-fake-video-capture={camera}")
         browser = manager.chromium.launch(executable_path=str(chromium_path), args=args)
         browsers.append(browser)

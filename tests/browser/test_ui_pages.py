@@ -209,3 +209,75 @@ def test_analytics_pages_in_the_browser(launch_browser, bus_rig, artifacts):
         assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
         page.screenshot(path=str(artifacts / f"ui-report-{width}.png"), full_page=True)
         page.close()
+
+
+def test_camera_denied_or_missing_is_explained_in_plain_words(launch_browser, bus_rig, artifacts):
+    denied = launch_browser(camera="deny")
+    page = denied.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(bus_rig.url + "/")
+    page.click("#start")
+    page.wait_for_selector("#camera-error:not([hidden])")
+    text = page.inner_text("#camera-error")
+    assert "The camera is blocked." in text and "allow the camera" in text.lower()
+    assert "NotAllowedError" not in page.inner_text("body")
+    page.screenshot(path=str(artifacts / "ui-camera-denied.png"))
+    missing = launch_browser(camera="none")
+    page = missing.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(bus_rig.url + "/")
+    page.click("#start")
+    page.wait_for_selector("#camera-error:not([hidden])")
+    text = page.inner_text("#camera-error")
+    assert "No camera found." in text and "Plug in a webcam" in text
+    assert "NotFoundError" not in page.inner_text("body")
+    assert page.inner_text("#camera-status") == "Camera unavailable"
+    page.screenshot(path=str(artifacts / "ui-camera-missing.png"))
+
+
+def test_after_a_reload_the_page_tells_of_the_workout_just_saved(launch_browser, bus_rig, artifacts):
+    browser = launch_browser()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(bus_rig.url + "/")
+    assert page.is_visible("#intro")                  # a first visit explains itself
+    page.click("#intro-close")
+    page.click("#start")
+    frame = bus_rig.receive_upload()
+    session = frame.session
+    page.reload()                                     # the tab's socket closes: the session ends ...
+    while not isinstance(msg := bus_rig.receive_upload(), EndOfStream):
+        pass
+    assert msg.session == session and msg.reason == "closed"
+    store = HistoryWriter(bus_rig.settings.db_path)   # ... and the coach saves it
+    start = time.time() - 60
+    store.start_session(session, start, "browser")
+    set_id = store.open_set(session, "squat", 1, start + 5)
+    for rep in range(1, 4):
+        store.record_rep(session, set_id, "squat", rep, start + 5 + 2 * rep, 1.8, 90.0, 85.0, [])
+    store.close_set(set_id, start + 12)
+    store.end_session(session, start + 20)
+    store.close()
+    page.wait_for_selector("#saved-banner:not([hidden])", timeout=20000)
+    assert "was saved: 3 squats" in page.inner_text("#saved-banner")
+    assert page.get_attribute("#saved-link", "href") == f"/analytics/{session}"
+    assert page.is_hidden("#intro")                   # not a first visit any more
+    page.screenshot(path=str(artifacts / "ui-trainee-after-reload.png"))
+
+
+def test_with_a_token_a_browser_without_it_gets_the_access_page(launch_browser, tmp_path, artifacts):
+    from common.config import Settings
+    from services.ui.server import UiServer
+    server = UiServer(Settings(ui_port=0, ui_host="127.0.0.1", ui_token="tok-browser",
+                               db_path=str(tmp_path / "w.sqlite3"))).start()
+    try:
+        page = launch_browser(camera=None).new_page()
+        response = page.goto(server.url + "/")
+        assert response.status == 401
+        assert page.inner_text("h1") == "Access token needed"
+        page.screenshot(path=str(artifacts / "ui-token-needed.png"))
+        response = page.goto(server.url + "/analytics?token=tok-browser")
+        assert response.status == 200 and page.url == server.url + "/analytics"   # the token left the address
+        response = page.goto(server.url + "/nope")
+        assert response.status == 404 and "Page not found" in page.inner_text("body")
+        response = page.goto(server.url + "/watch/web-nobody")
+        assert response.status == 404 and "No such session" in page.inner_text("body")
+    finally:
+        server.stop()
