@@ -148,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--clip", default=None, help="Clip to replay (default: one of ../shared/data/clips)")
     be.add_argument("--max-workers", type=int, default=None, help="Largest pose worker count to try "
                                                                   "(default: cores)")
+    be.add_argument("--browser", action="store_true", help="Instead: real Chromium tabs with the clip as their camera "
+                                                         "through `up` (1, 2, 4 tabs): frames/s sent and answered, "
+                                                         "camera -> skeleton latency")
+    be.add_argument("--tabs", default=None, help="With --browser: tab counts to run, e.g. 1,2,4 (the default)")
+    be.add_argument("--seconds", type=float, default=20.0, help="With --browser: seconds measured per run")
     be.set_defaults(func=cmd_bench)
 
     mo = sub.add_parser("monitor", help="Run only the health channel (containers)",

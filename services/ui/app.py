@@ -86,7 +86,8 @@ def create_app(settings, hub=None, relay=None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES + 4096
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 300
     # One frame message is a small header plus a JPEG: anything larger is refused by the WebSocket layer itself.
-    app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": MAX_UPLOAD_BYTES + 4096, "ping_interval": 20}
+    app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": MAX_UPLOAD_BYTES + 4096, "ping_interval": 20,
+                                         "receive_bytes": 65536}   # a frame in a few reads, not a dozen
     sock = Sock(app)
     stopping = threading.Event()
     app.extensions["ft_stopping"] = stopping

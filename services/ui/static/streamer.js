@@ -31,6 +31,7 @@ FT.Streamer = (() => {
       this.pool = [];
       this.shown = null;             // the canvas on screen, kept out of the pool while it shows
       this.nextId = 1;
+      this.pending = false;          // a camera frame came while every slot was taken
       this.level = 0;
       this.badWindows = 0;
       this.goodWindows = 0;
@@ -93,7 +94,15 @@ FT.Streamer = (() => {
       for (const [id, f] of this.inFlight) {
         if (now - f.t > LOST_AFTER_MS) { this.forget(id); this.stats.lost += 1; }
       }
-      if (this.inFlight.size >= this.maxInFlight) { this.stats.waited += 1; return; }
+      if (this.inFlight.size >= this.maxInFlight) { this.stats.waited += 1; this.pending = true; return; }
+      this.grab();
+    }
+
+    // A slot came free: the camera frame that found every slot taken goes now, not at the next camera frame.
+    sendPending() {
+      if (!this.pending || !this.running || !this.open || this.inFlight.size >= this.maxInFlight) return;
+      if (this.video.readyState < 2 || !this.video.videoWidth) return;
+      this.pending = false;
       this.grab();
     }
 
@@ -149,12 +158,14 @@ FT.Streamer = (() => {
           this.window.latencies.push(ms);
           this.stats.latencies.push([performance.now(), ms]);
           if (this.stats.latencies.length > KEEP_LATENCIES) this.stats.latencies.splice(0, 1000);
+          this.sendPending();
           break;
         }
         case "dropped":
           if (m.id !== null && m.id !== undefined) this.forget(m.id);
           this.stats.dropped += 1;
           this.stats.drops[m.reason] = (this.stats.drops[m.reason] || 0) + 1;
+          this.sendPending();
           break;
         case "refused":
           if (this.h.refused) this.h.refused(m);
