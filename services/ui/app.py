@@ -221,6 +221,7 @@ def create_app(settings, hub=None, relay=None) -> Flask:
         live = need_hub()
         view = live.snapshot()["health"]
         view["ui"] = {"hub_alive": live.alive, "sse_clients": live.broadcaster.client_count,
+                      "tabs.live": live.tabs.live, "tabs.max": live.tabs.max_sessions, **live.tabs.stats,
                       **(relay.stats if relay else {})}
         return jsonify(view)
 

@@ -92,6 +92,14 @@ def test_trainee_camera_reaches_capture_and_live_coaching_shows(launch_browser, 
     assert any("/api/audio/" in url for url in audio_requests), "the spoken cue was never fetched"
     assert painted_pixels(page, "#overlay") > 500, "no skeleton drawn over the video"
     page.screenshot(path=str(artifacts / "ui-trainee-alone.png"))
+    # The trainee walks out of the picture: no praise for form nobody is watching.
+    bus_rig.publish("coach", CoachUpdate(session=session, exercise="squat", phase="end", reps={"squat": 2},
+                                         set_number=1, reps_in_set=2, body_visible=True))
+    page.wait_for_function("document.getElementById('corrections').textContent.includes('Good form')")
+    bus_rig.publish("coach", CoachUpdate(session=session, exercise="none", reps={"squat": 2}, set_number=1,
+                                         reps_in_set=2, body_visible=False))
+    page.wait_for_function("document.getElementById('corrections').textContent.includes('Nobody in view')")
+    assert "Good form" not in page.inner_text("#corrections")
 
     page.click("#stop")
     sent = len(frames)
