@@ -10,6 +10,9 @@ FT.Streamer = (() => {
   const SHORT_SHARE = 0.8;        // ... or fewer than this share of camera frames answered: step down
   const WINDOWS_TO_STEP_DOWN = 2, WINDOWS_TO_STEP_UP = 5;
   const KEEP_LATENCIES = 20000;
+  // Drops that mean the trainer had a newer frame of ours waiting, or no room: more in flight only wastes work.
+  const CROWDED = new Set(["skipped", "overtaken", "busy", "in_flight"]);
+  const ANSWERS_TO_WIDEN = 30;    // answers in a row without such a drop before one more frame may be in flight
 
   function percentileOf(values, q) {
     if (!values.length) return null;
@@ -26,7 +29,9 @@ FT.Streamer = (() => {
       this.ws = null;
       this.open = false;
       this.running = false;
-      this.maxInFlight = 2;
+      this.maxInFlight = 2;          // the server's limit
+      this.allowed = 2;              // what this tab uses now: narrowed when the trainer is crowded
+      this.calm = 0;
       this.inFlight = new Map();     // frame id -> {canvas, t}
       this.pool = [];
       this.shown = null;             // the canvas on screen, kept out of the pool while it shows
@@ -94,13 +99,13 @@ FT.Streamer = (() => {
       for (const [id, f] of this.inFlight) {
         if (now - f.t > LOST_AFTER_MS) { this.forget(id); this.stats.lost += 1; }
       }
-      if (this.inFlight.size >= this.maxInFlight) { this.stats.waited += 1; this.pending = true; return; }
+      if (this.inFlight.size >= this.allowed) { this.stats.waited += 1; this.pending = true; return; }
       this.grab();
     }
 
     // A slot came free: the camera frame that found every slot taken goes now, not at the next camera frame.
     sendPending() {
-      if (!this.pending || !this.running || !this.open || this.inFlight.size >= this.maxInFlight) return;
+      if (!this.pending || !this.running || !this.open || this.inFlight.size >= this.allowed) return;
       if (this.video.readyState < 2 || !this.video.videoWidth) return;
       this.pending = false;
       this.grab();
@@ -143,6 +148,7 @@ FT.Streamer = (() => {
         case "hello":
           this.open = true;
           this.maxInFlight = Math.max(1, m.frames_in_flight || 1);
+          this.allowed = this.maxInFlight;
           if (this.h.hello) this.h.hello(m);
           break;
         case "answered": {
@@ -158,6 +164,8 @@ FT.Streamer = (() => {
           this.window.latencies.push(ms);
           this.stats.latencies.push([performance.now(), ms]);
           if (this.stats.latencies.length > KEEP_LATENCIES) this.stats.latencies.splice(0, 1000);
+          this.calm += 1;
+          if (this.calm >= ANSWERS_TO_WIDEN && this.allowed < this.maxInFlight) { this.allowed += 1; this.calm = 0; }
           this.sendPending();
           break;
         }
@@ -165,7 +173,13 @@ FT.Streamer = (() => {
           if (m.id !== null && m.id !== undefined) this.forget(m.id);
           this.stats.dropped += 1;
           this.stats.drops[m.reason] = (this.stats.drops[m.reason] || 0) + 1;
-          this.sendPending();
+          if (CROWDED.has(m.reason)) {
+            // Other tabs share the pose workers: one frame at a time, and wait for the camera's next frame.
+            this.allowed = 1;
+            this.calm = 0;
+          } else {
+            this.sendPending();
+          }
           break;
         case "refused":
           if (this.h.refused) this.h.refused(m);
@@ -195,6 +209,7 @@ FT.Streamer = (() => {
         this.goodWindows = 0;
       }
       this.stats.level = this.level;
+      this.stats.allowed = this.allowed;
       this.stats.short = short;
       this.window = { at: now, camera: 0, sent: 0, answered: 0, latencies: [] };
       if (this.h.rates) {
