@@ -42,8 +42,9 @@ class Settings:
     ui_token: str = _setting("", "Access token required by the UI when it listens beyond loopback")
     ui_max_sessions: int = _setting(8, "Live trainee sessions (browser tabs streaming a camera) one UI serves at "
                                        "once; one more is refused with 429 and a message saying the trainer is full")
-    ui_frames_in_flight: int = _setting(2, "Frames of one trainee tab between the UI and its pose result; the page "
-                                           "sends the next when one is answered or dropped, extra ones are dropped")
+    ui_frames_in_flight: int = _setting(2, "Frames of a trainee tab between the UI and their pose results; the page "
+                                           "sends the next when one is answered or dropped, extra ones are dropped. "
+                                           "Tabs streaming at once share this out (at least 1 each)")
     ui_session_idle_s: float = _setting(30.0, "A trainee tab that sends no frame for this long is ended and "
                                               "disconnected (its workout is saved)")
     # --- capture -------------------------------------------------------------------------------

@@ -61,9 +61,9 @@ def test_frame_header_parsing():
 def test_frames_in_flight_are_bounded_and_every_frame_gets_one_answer():
     link = TabLink("web-a", max_in_flight=2, now=0.0)
     assert link.admit(0.0)
-    link.sent(0, FrameHeader(10, 0.0, ""), 0.0)
+    link.send(FrameHeader(10, 0.0, ""), 0.0, lambda: {"seq": 0, "sent": True})
     assert link.admit(0.03)
-    link.sent(1, FrameHeader(11, 30.0, ""), 0.03)
+    link.send(FrameHeader(11, 30.0, ""), 0.03, lambda: {"seq": 1, "sent": True})
     assert not link.admit(0.06)           # a third frame while two wait: refused
     link.drop(12, "in_flight")
     assert link.answered(1, lambda: {"lm": []}, 0.1)   # frame 10 (seq 0) will never come now
@@ -71,8 +71,8 @@ def test_frames_in_flight_are_bounded_and_every_frame_gets_one_answer():
                              ("dropped", {"id": 10, "reason": "overtaken"}),
                              ("answered", {"id": 11, "t": 30.0, "server_ms": 70.0, "lm": []})]
     assert link.admit(0.2)
-    link.sent(2, FrameHeader(13, 200.0, ""), 0.2)
-    link.sent(3, FrameHeader(14, 230.0, ""), 0.23)
+    link.send(FrameHeader(13, 200.0, ""), 0.2, lambda: {"seq": 2, "sent": True})
+    link.send(FrameHeader(14, 230.0, ""), 0.23, lambda: {"seq": 3, "sent": True})
     assert link.skipped(2) and not link.skipped(2)
     assert link.expire(1.0, lost_after_s=2.0) == 0 and link.expire(2.5, lost_after_s=2.0) == 1
     assert answers(link) == [("dropped", {"id": 13, "reason": "skipped"}), ("dropped", {"id": 14, "reason": "lost"})]
@@ -92,6 +92,17 @@ def test_live_sessions_are_bounded():
     tabs.release("web-a")
     tabs.open("web-c", 0.0)
     assert tabs.stats["tabs.refused_full"] == 1 and tabs.live == 2
+
+
+def test_tabs_streaming_at_once_share_the_frames_in_flight():
+    tabs = TabRegistry(max_sessions=4, frames_in_flight=2, idle_s=30.0)
+    a = tabs.open("web-a", 0.0)
+    assert a.max_in_flight == 2
+    b = tabs.open("web-b", 0.0)
+    assert a.max_in_flight == b.max_in_flight == 1
+    assert answers(a) == [("limit", {"frames_in_flight": 1})] and answers(b) == [("limit", {"frames_in_flight": 1})]
+    tabs.release("web-b")
+    assert a.max_in_flight == 2 and answers(a) == [("limit", {"frames_in_flight": 2})]
 
 
 def test_idle_time_is_measured_from_the_last_frame():
@@ -134,7 +145,7 @@ def test_frames_go_to_capture_with_the_chosen_exercise_and_poses_answer_them(sma
     rig.publish("classified", FrameSkipped(session="web-ws1", seq=1, reason="newer_frame"))
     assert receive(ws, "dropped") == {"type": "dropped", "id": 101, "reason": "skipped"}
     ws.send(json.dumps({"type": "stop"}))
-    assert receive(ws, "ended")["reason"] == "stopped"
+    assert receive(ws, "session_end")["reason"] == "stopped"
     end = next_upload(rig)
     assert isinstance(end, EndOfStream) and end.reason == "stopped" and end.frames == 2
     ws.close()
@@ -161,7 +172,7 @@ def test_an_idle_tab_is_ended_and_its_slot_freed(small_rig):
     receive(ws, "hello")
     ws.send(frame_message(1, make_jpeg()))
     assert isinstance(next_upload(rig), Frame)
-    ended = receive(ws, "ended", timeout=5)       # idle after 1 s without frames
+    ended = receive(ws, "session_end", timeout=5)       # idle after 1 s without frames
     assert ended["reason"] == "idle" and "saved" in ended["message"]
     end = next_upload(rig)
     assert isinstance(end, EndOfStream) and end.reason == "idle"

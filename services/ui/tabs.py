@@ -109,9 +109,14 @@ class TabLink:
             self.stats["frames"] += 1
             return len(self.in_flight) < self.max_in_flight
 
-    def sent(self, seq: int, header: FrameHeader, now: float) -> None:
+    def send(self, header: FrameHeader, now: float, relay) -> dict:
+        """Send a frame with `relay()` -> {seq, sent} and remember it, both under the lock that answers take:
+        the pose may come back (on the hub's thread) before relay() has even returned."""
         with self._lock:
-            self.in_flight[seq] = _InFlight(header.frame_id, header.t_page, now)
+            result = relay()
+            if result["sent"]:
+                self.in_flight[result["seq"]] = _InFlight(header.frame_id, header.t_page, now)
+            return result
 
     def answered(self, seq: int, payload_of, now: float) -> bool:
         """The pose for `seq` came back; frames sent before it and still waiting will never be answered."""
@@ -177,11 +182,22 @@ class TabRegistry:
             link = TabLink(session, self.frames_in_flight, now, outbox)
             self._links[session] = link
             self.stats["tabs.opened"] += 1
+            self._share_out()
             return link
 
     def release(self, session: str) -> None:
         with self._lock:
-            self._links.pop(session, None)
+            if self._links.pop(session, None) is not None:
+                self._share_out()
+
+    def _share_out(self) -> None:
+        """Tabs streaming at once share the frames in flight (at least one each): a tab with more waiting than
+        the others would get more of the pose workers, since the broker serves sessions in turn."""
+        share = max(1, self.frames_in_flight // max(1, len(self._links)))
+        for link in self._links.values():
+            if link.max_in_flight != share:
+                link.max_in_flight = share
+                link.outbox.push(0, Event("limit", {"frames_in_flight": share}, link.session))
 
     def full(self) -> bool:
         with self._lock:

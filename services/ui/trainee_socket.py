@@ -1,6 +1,7 @@
 """One trainee tab's WebSocket (flask-sock): frames up, answers and coach events down, until stop, idle or close.
 
 Messages down are JSON objects with a "type": hello (the session's start state and the flow-control limit),
+limit (a new flow-control limit: tabs streaming at once share it),
 answered / dropped (one per frame the tab sent, by its frame id), the hub's events for this session (coach,
 cue, audio, ended, health, session), refused (full, bad session) and session_end (stopped, idle). Text messages up
 are JSON too: {"type": "stop"} ends the session (its workout is saved); the socket stays open a little for
@@ -143,14 +144,14 @@ def _frame(data: bytes, session: str, hub, relay, link, now: float) -> None:
         link.drop(header.frame_id, "in_flight")   # the page sent more than it was allowed to have waiting
         return
     try:
-        result = relay.relay(session, jpeg, width, height, now, chosen_exercise=header.exercise)
+        result = link.send(header, now, lambda: relay.relay(session, jpeg, width, height, now,
+                                                             chosen_exercise=header.exercise))
     except UploadError as exc:   # the session id was used before and has ended
         link.drop(header.frame_id, exc.code)
         return
     if not result["sent"]:
         link.drop(header.frame_id, "busy")
         return
-    link.sent(result["seq"], header, now)
     if result["seq"] == 0:
         hub.note_browser_session(session, width, height)
     hub.browser_frame(session, jpeg, width, height)
@@ -168,6 +169,6 @@ def _pump(client, sender: _Sender, stopping: threading.Event) -> None:
     """Hub events and frame answers for this tab, sent as they come."""
     while not stopping.is_set() and not client.closed and not sender.closed:
         for _, event in client.take(1.0):
-            if not sender.send({"type": event.name, **event.data} if event.name in ("answered", "dropped")
+            if not sender.send({"type": event.name, **event.data} if event.name in ("answered", "dropped", "limit")
                                else {"type": event.name, "data": event.data}):
                 return

@@ -159,11 +159,15 @@ def test_two_tabs_at_once_are_both_counted_with_fair_shares(system, launch_brows
         pages.append(page)
     for page in pages:
         page.click("#start")
+    snapshot = "({answered: window.__ftStats.answered, sent: window.__ftStats.sent, camera: window.__ftStats.camera})"
+    for page in pages:
+        page.wait_for_function("window.__ftStats && window.__ftStats.answered > 0", timeout=60000)
+    before = [page.evaluate(snapshot) for page in pages]   # from here on both tabs stream
     for page in pages:
         page.wait_for_function(f"Number(document.getElementById('rep-count').textContent) >= {label}",
                                timeout=COUNT_TIMEOUT_S * 1000)
-    stats = [page.evaluate("({answered: window.__ftStats.answered, sent: window.__ftStats.sent, "
-                           "camera: window.__ftStats.camera})") for page in pages]
+    after = [page.evaluate(snapshot) for page in pages]
+    stats = [{k: a[k] - b[k] for k in a} for a, b in zip(after, before)]
     counts = [int(page.inner_text("#rep-count")) for page in pages]
     for i, page in enumerate(pages):
         page.screenshot(path=str(artifacts / f"ui-full-two-tabs-{i + 1}.png"))

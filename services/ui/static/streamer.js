@@ -60,7 +60,7 @@ FT.Streamer = (() => {
         const wasOpen = this.open;
         this.open = false;
         this.ws = null;
-        if (this.h.closed) this.h.closed(wasOpen);
+        if (this.h.closed) this.h.closed(wasOpen, this);
       };
       this.loop();
       this.windowTimer = setInterval(() => this.measure(), 1000);
@@ -181,6 +181,10 @@ FT.Streamer = (() => {
             this.sendPending();
           }
           break;
+        case "limit":   // other tabs started or stopped streaming: the frames in flight are shared out anew
+          this.maxInFlight = Math.max(1, m.frames_in_flight || 1);
+          this.allowed = Math.min(Math.max(this.allowed, 1), this.maxInFlight);
+          break;
         case "refused":
           if (this.h.refused) this.h.refused(m);
           break;
@@ -189,7 +193,7 @@ FT.Streamer = (() => {
           if (this.h.sessionEnd) this.h.sessionEnd(m);
           break;
         default:
-          if (this.h.event) this.h.event(m.type, m.data);
+          if (this.h.event) this.h.event(m.type, m.data, this);
       }
     }
 

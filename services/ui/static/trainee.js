@@ -272,8 +272,10 @@
     sessionEnd: (m) => {
       if (m.reason === "idle") { say(m.message, "warn"); stopCamera(); waitForSaved(); }
     },
-    closed: (wasOpen) => {
+    closed: (wasOpen, who) => {
+      if (who !== streamer) return;   // the socket of an earlier session, closed after its last words
       streamer = null;
+      if (!camera) { pollHealth(); return; }   // stopped on purpose: nothing lost
       if (camera) {
         say(wasOpen ? "The connection to the trainer was lost. Your workout so far is saved; press Start camera to go on."
                     : "Cannot reach the trainer. Is it running? Press Start camera to try again.", "warn");
@@ -281,7 +283,8 @@
       }
       setLink(wasOpen ? "Disconnected" : "Trainer not reachable", "warn");
     },
-    event: (type, data) => {
+    event: (type, data, who) => {
+      if (who !== streamer && type !== "audio" && type !== "ended") return;
       if (type === "coach") { panel.apply(data); followPlan(data); }
       else if (type === "cue") setText("spoken-cue", data.text);
       else if (type === "audio") {
