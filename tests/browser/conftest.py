@@ -80,7 +80,7 @@ class BusRig:
 
     CHANNELS = ("capture_preview", "classified", "coach", "audio", "health_out")
 
-    def __init__(self, db_path: Path):
+    def __init__(self, db_path: Path, **overrides):
         import zmq
 
         from common.config import Settings
@@ -91,7 +91,7 @@ class BusRig:
         endpoints = {name: self._bind(zmq.XPUB, name) for name in self.CHANNELS}
         endpoints["capture_ingest"] = self._bind(zmq.PULL, "capture_ingest")
         endpoints["health_in"] = self._bind(zmq.SUB, "health_in")
-        self.settings = Settings(ui_port=0, db_path=str(db_path), **endpoints)
+        self.settings = Settings(ui_port=0, db_path=str(db_path), **endpoints, **overrides)
         self.server = UiServer(self.settings, context=self.ctx, instance="browser-test").start()
         self.url = self.server.url
         for name in self.CHANNELS:

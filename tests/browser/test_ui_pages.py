@@ -322,3 +322,23 @@ def test_a_workout_plan_picks_the_exercise_and_moves_on(launch_browser, bus_rig,
         return seen;
     }""")
     assert steps == ["squat", "squat", "set", "squat", "step", "plank", "done"]
+
+
+def test_a_full_trainer_says_so_on_the_page(launch_browser, tmp_path, artifacts):
+    from tests.browser.conftest import BusRig
+    rig = BusRig(tmp_path / "w.sqlite3", ui_max_sessions=1)
+    try:
+        browser = launch_browser()
+        first = browser.new_context().new_page()
+        first.goto(rig.url + "/")
+        first.click("#start")
+        assert isinstance(rig.receive_upload(), Frame)
+        second = browser.new_context().new_page()
+        second.goto(rig.url + "/")
+        second.click("#start")
+        second.wait_for_selector("#trainer-message:not([hidden])")
+        assert "The trainer is full" in second.inner_text("#trainer-message")
+        assert second.inner_text("#camera-status") == "Camera off"
+        second.screenshot(path=str(artifacts / "ui-trainer-full.png"))
+    finally:
+        rig.close()

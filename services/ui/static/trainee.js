@@ -280,6 +280,12 @@
         say(wasOpen ? "The connection to the trainer was lost. Your workout so far is saved; press Start camera to go on."
                     : "Cannot reach the trainer. Is it running? Press Start camera to try again.", "warn");
         stopCamera();
+        if (!wasOpen) {
+          // Refused before it opened: the trainer may have filled up since the page asked (it answers 429 then).
+          fetch("/api/trainee/capacity", { credentials: "same-origin" })
+            .then((r) => (r.status === 429 ? r.json() : null)).then((full) => { if (full) say(full.message); })
+            .catch(() => {});
+        }
       }
       setLink(wasOpen ? "Disconnected" : "Trainer not reachable", "warn");
     },
