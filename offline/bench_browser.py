@@ -140,11 +140,15 @@ class System:
 
 def tab_figures(before: dict, after: dict, seconds: float) -> dict:
     """One tab's rates over a measured window, from two snapshots of its window.__ftStats."""
-    window = [ms for t, ms in after["latencies"] if before["now"] < t <= after["now"]]
+    inside = [entry for entry in after["latencies"] if before["now"] < entry[0] <= after["now"]]
+    window = [entry[1] for entry in inside]
+    # The UI's share: from the frame reaching the UI to its pose coming back (the rest is the browser and the link).
+    server = [entry[2] for entry in inside if len(entry) > 2 and entry[2] is not None]
     rate = (lambda key: round((after[key] - before[key]) / seconds, 2)) if seconds > 0 else (lambda key: 0.0)
     return {"fps_camera": rate("camera"), "fps_sent": rate("sent"), "fps_answered": rate("answered"),
             "dropped_per_s": rate("dropped"),
             "latency_ms": {"p50": _pct(window, 50), "p95": _pct(window, 95), "n": len(window)},
+            "server_ms": {"p50": _pct(server, 50), "p95": _pct(server, 95)},
             "frame_side_px_at_end": after["side"], "short_of_frames_shown": after["short_shown"]}
 
 
@@ -160,6 +164,7 @@ def average_tabs(per_tab: list[dict]) -> dict:
         return round(sum(values) / len(values), 2) if values else None
     return {"fps_camera": mean("fps_camera"), "fps_sent": mean("fps_sent"), "fps_answered": mean("fps_answered"),
             "latency_ms": {"p50": mean("latency_ms", "p50"), "p95": mean("latency_ms", "p95")},
+            "server_ms": {"p50": mean("server_ms", "p50"), "p95": mean("server_ms", "p95")},
             "fps_answered_min_tab": min(t["fps_answered"] for t in per_tab),
             "fps_answered_max_tab": max(t["fps_answered"] for t in per_tab),
             "short_of_frames_shown": sum(1 for t in per_tab if t["short_of_frames_shown"]),
@@ -217,7 +222,8 @@ def report_lines(result: dict) -> list[str]:
         lat = t["latency_ms"]
         lines.append(f"  {n} tab(s): per tab {t['fps_sent']:.1f} frames/s sent, {t['fps_answered']:.1f} answered "
                      f"(of {t['fps_camera']:.1f} from the camera; tabs {t['fps_answered_min_tab']:.1f}.."
-                     f"{t['fps_answered_max_tab']:.1f}), camera -> skeleton p50 {lat['p50']} ms, p95 {lat['p95']} ms; "
+                     f"{t['fps_answered_max_tab']:.1f}), camera -> skeleton p50 {lat['p50']} ms, p95 {lat['p95']} ms "
+                     f"(UI -> pose -> UI p50 {t['server_ms']['p50']} ms); "
                      f"'short of frames' shown on {t['short_of_frames_shown']} of {n}")
     for goal, ok in result["goals"].items():
         lines.append(f"  goal {goal}: {'met' if ok else 'MISSED' if ok is False else 'not measured'}")

@@ -162,7 +162,7 @@ FT.Streamer = (() => {
           this.stats.answered += 1;
           this.window.answered += 1;
           this.window.latencies.push(ms);
-          this.stats.latencies.push([performance.now(), ms]);
+          this.stats.latencies.push([performance.now(), ms, m.server_ms]);
           if (this.stats.latencies.length > KEEP_LATENCIES) this.stats.latencies.splice(0, 1000);
           this.calm += 1;
           if (this.calm >= ANSWERS_TO_WIDEN && this.allowed < this.maxInFlight) { this.allowed += 1; this.calm = 0; }
