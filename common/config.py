@@ -40,6 +40,13 @@ class Settings:
     ui_host: str = _setting("127.0.0.1", "Address the web UI listens on; anything but loopback needs ui_token")
     ui_port: int = _setting(8000, "Port of the web UI")
     ui_token: str = _setting("", "Access token required by the UI when it listens beyond loopback")
+    ui_max_sessions: int = _setting(8, "Live trainee sessions (browser tabs streaming a camera) one UI serves at "
+                                       "once; one more is refused with 429 and a message saying the trainer is full")
+    ui_frames_in_flight: int = _setting(2, "Frames of a trainee tab between the UI and their pose results; the page "
+                                           "sends the next when one is answered or dropped, extra ones are dropped. "
+                                           "Tabs streaming at once share this out (at least 1 each)")
+    ui_session_idle_s: float = _setting(30.0, "A trainee tab that sends no frame for this long is ended and "
+                                              "disconnected (its workout is saved)")
     # --- capture -------------------------------------------------------------------------------
     source: str = _setting("webcam", "Frame source: 'webcam' (the browser's camera via the UI), a video FILE, "
                                      "or a camera index N")
@@ -81,6 +88,8 @@ class Settings:
     max_restarts: int = _setting(5, "Restarts of one service within restart_window_s before giving up")
     restart_window_s: float = _setting(300.0, "Window of the restart cap")
     log_level: str = _setting("INFO", "Logging level")
+    log_dir: str = _setting(str(PROJECT_ROOT / "var" / "logs"), "Folder where `fitness-trainer up` writes each "
+                                                               "service's log (one file per process)")
     # --- offline tools -----------------------------------------------------------------------------
     data_dir: str = _setting(str(PROJECT_ROOT.parent / "shared" / "data"),
                              "Folder of the shared real data (clips/labels.csv, seed/, landmarks/) that train, eval, "

@@ -195,6 +195,8 @@ class HistoryWriter(HistoryReader):
                          (session_id,))
 
     def open_set(self, session_id: str, exercise: str, number: int, started_at: float) -> int:
+        if not exercise or exercise == "none":
+            raise ValueError(f"a set needs an exercise, not {exercise!r}")
         with self._conn() as conn:
             cur = conn.execute("INSERT INTO sets (session_id, exercise, number, started_at, ended_at) "
                                "VALUES (?, ?, ?, ?, ?)", (session_id, exercise, number, started_at, started_at))

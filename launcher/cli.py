@@ -6,7 +6,7 @@ import signal
 import sys
 from pathlib import Path
 
-from common.config import PROJECT_ROOT, Settings, add_arguments, settings_from_args
+from common.config import Settings, add_arguments, settings_from_args
 from common.exercises import EXERCISES
 from common.service import setup_logging
 
@@ -21,7 +21,7 @@ def cmd_up(args) -> int:
         print("fitness-trainer: --ui-host beyond loopback needs --ui-token (nobody may watch a camera "
               "anonymously)", file=sys.stderr)
         return 2
-    log_dir = str(PROJECT_ROOT / "var" / "logs")
+    log_dir = settings.log_dir
     supervisor = Supervisor(settings, pipeline_specs(settings, settings.pose_workers), log_dir=log_dir)
 
     def stop(signum, _frame):
@@ -110,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--pose-workers", dest="pose_workers", type=int, default=None,
                     help="Pose worker processes (default 2)")
     up.add_argument("--port", dest="ui_port", type=int, default=None, help="Web UI port (default 8000)")
-    add_arguments(up, "ui_host", "ui_token", "loop", "realtime", "db_path", "curve_dir", "log_level")
+    add_arguments(up, "ui_host", "ui_token", "loop", "realtime", "db_path", "curve_dir", "log_level",
+                  "log_dir")
     up.set_defaults(func=cmd_up)
 
     an = sub.add_parser("analyze", help="Run clips through the services; print what was counted",
@@ -160,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--clip", default=None, help="Clip to replay (default: one of ../shared/data/clips)")
     be.add_argument("--max-workers", type=int, default=None, help="Largest pose worker count to try "
                                                                   "(default: cores)")
+    be.add_argument("--browser", action="store_true", help="Instead: real Chromium tabs with the clip as their camera "
+                                                         "through `up` (1, 2, 4 tabs): frames/s sent and answered, "
+                                                         "camera -> skeleton latency")
+    be.add_argument("--tabs", default=None, help="With --browser: tab counts to run, e.g. 1,2,4 (the default)")
+    be.add_argument("--seconds", type=float, default=20.0, help="With --browser: seconds measured per run")
     be.set_defaults(func=cmd_bench)
 
     mo = sub.add_parser("monitor", help="Run only the health channel (containers)",

@@ -302,6 +302,9 @@ def report_lines(result: dict) -> list[str]:
 
 
 def main(args) -> int:
+    if getattr(args, "browser", False):
+        from offline import bench_browser
+        return bench_browser.main(args)
     logging.getLogger("offline").setLevel(logging.INFO if not args.json else logging.WARNING)
     settings = Settings.from_env()
     if args.clip:

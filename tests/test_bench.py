@@ -119,3 +119,25 @@ def test_report_names_a_live_run_that_could_not_happen():
     text = "\n".join(report_lines(result))
     assert "live: not measured: no models" in text
     assert check_goals(result)["latency p95 <= 60 ms"] is None
+
+
+def test_browser_bench_figures_per_tab_and_averaged():
+    from offline.bench_browser import average_tabs, check_goals, tab_figures
+    before = {"now": 1000.0, "camera": 30, "sent": 28, "answered": 27, "dropped": 1, "latencies": [[900.0, 500.0]],
+              "side": 640, "short_shown": False}
+    after = {"now": 11000.0, "camera": 330, "sent": 308, "answered": 297, "dropped": 11,
+             "latencies": [[900.0, 500.0]] + [[1000.0 + 10 * i, 40.0 + i % 20, 25.0] for i in range(1, 1000)],
+             "side": 480, "short_shown": True}
+    one = tab_figures(before, after, 10.0)
+    assert one["fps_camera"] == 30.0 and one["fps_sent"] == 28.0 and one["fps_answered"] == 27.0
+    assert one["latency_ms"]["n"] == 999 and 45 <= one["latency_ms"]["p50"] <= 55   # the one before the window left out
+    assert one["frame_side_px_at_end"] == 480 and one["short_of_frames_shown"] is True
+    assert one["server_ms"] == {"p50": 25.0, "p95": 25.0}
+    other = dict(one, fps_answered=13.0, latency_ms={"p50": 100.0, "p95": 200.0, "n": 5}, short_of_frames_shown=False,
+                 server_ms={"p50": 35.0, "p95": 45.0})
+    avg = average_tabs([one, other])
+    assert avg["fps_answered"] == 20.0 and avg["fps_answered_min_tab"] == 13.0 and avg["short_of_frames_shown"] == 1
+    assert avg["latency_ms"]["p95"] == round((one["latency_ms"]["p95"] + 200.0) / 2, 2)
+    assert avg["server_ms"] == {"p50": 30.0, "p95": 35.0}
+    goals = check_goals({"tabs": {"1": {"fps_answered": 28.0, "latency_ms": {"p95": 120.0}}}})
+    assert list(goals.values()) == [True, False]

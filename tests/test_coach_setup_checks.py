@@ -18,11 +18,20 @@ def kinds(problems: list[SetupProblem]) -> list[str]:
 def test_lighting():
     assert check_lighting(0.1, 0.05) == []
     assert kinds(check_lighting(0.95, 0.0)) == ["too_dark"]
-    assert kinds(check_lighting(0.0, 0.97)) == ["too_bright"]
+    # A window behind the trainee: a blown-out background around a dark figure.
+    assert kinds(check_lighting(0.25, 0.60)) == ["too_bright"]
     # A white studio or a dark gym is fine while the body is seen well.
     assert check_lighting(0.0, 0.97, body_seen=True) == []
     assert kinds(check_setup(None, "none", 0.95, 0.0)) == ["too_dark", "no_body"]
     assert check_setup(body(side_pose(**SQUAT_UP)), "squat", 0.95, 0.0) == []
+
+
+def test_a_white_wall_or_a_title_card_is_not_light_behind_the_trainee():
+    # A white studio wall with the trainee half out of the picture, and a white title card with no one on it:
+    # as bright as a window, but no dark figure against it.
+    assert check_lighting(0.01, 0.95) == []
+    assert check_lighting(0.03, 0.97, body_seen=False) == []
+    assert "too_bright" not in kinds(check_setup(None, "none", 0.02, 0.96))
 
 
 def test_no_body_blocks_counting():

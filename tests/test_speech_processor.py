@@ -22,31 +22,64 @@ def cue(text: str, kind: str = "form", priority: int = 3, session: str = "s1") -
     return Cue(session=session, text=text, kind=kind, priority=priority)
 
 
-def test_one_at_a_time_newer_replaces_waiting(processor):
+def fake_render(text: str) -> tuple[bytes, float]:
+    """One second of speech per phrase, so the tests control exactly when the voice is free."""
+    return b"RIFF" + text.encode(), 1.0
+
+
+def texts(audios) -> list[str]:
+    return [a.text for a in audios]
+
+
+def test_one_at_a_time_with_the_real_voice(processor):
     out = processor.process(cue("Set 1 done: 10 squats", "set", 2), now=100.0)
-    assert [a.text for a in out] == ["Set 1 done: 10 squats"]
+    assert texts(out) == ["Set 1 done: 10 squats"]
     duration = out[0].duration_s
     assert duration > 0.3 and out[0].wav[:4] == b"RIFF"
-    # While it plays: a count waits, then a form cue (higher priority) replaces it, then a weaker one is dropped.
-    assert processor.process(cue("3", "count", 1), now=100.2) == []
-    assert processor.process(cue("Keep your head up", "form", 3), now=100.3) == []
-    assert processor.process(cue("4", "count", 1), now=100.4) == []
-    assert processor.tick(100.0 + duration / 2) == []           # still playing
-    out = processor.tick(100.0 + duration + GAP_S + 0.01)
-    assert [a.text for a in out] == ["Keep your head up"]
-    assert processor.stats["replaced"] == 1 and processor.stats["dropped_weaker"] == 1
+    assert processor.process(cue("Keep your head up"), now=100.2) == []   # waits while the summary plays
+    assert processor.tick(100.0 + duration / 2) == []
+    assert texts(processor.tick(100.0 + duration + GAP_S + 0.01)) == ["Keep your head up"]
 
 
-def test_equal_priority_replaces_and_stale_cues_are_dropped(processor):
-    first = processor.process(cue("Set 1 done: 10 squats", "set", 2), now=0.0)[0]
-    processor.process(cue("5", "count", 1), now=0.1)
-    processor.process(cue("6", "count", 1), now=0.2)               # equal priority: the newer count wins
-    assert processor.stats["replaced"] == 1
-    # Nobody ticks until long after: the waiting count is stale and never said.
-    assert processor.tick(first.duration_s + 10.0) == []
-    assert processor.stats["stale"] == 1
-    # Nothing playing now: the next cue goes straight out.
-    assert [a.text for a in processor.process(cue("7", "count", 1), now=20.0)] == ["7"]
+def test_set_summary_is_said_before_a_setup_warning():
+    speech = SpeechProcessor(fake_render)
+    assert texts(speech.process(cue("10", "count", 1), now=0.0)) == ["10"]
+    # While "10" plays the set closes and a setup problem appears (the coach ranks setup advice higher).
+    assert speech.process(cue("Set 1 done: 10 squats", "set", 2), now=0.5) == []
+    assert speech.process(cue("Too much light behind you. Face the light instead.", "setup", 4), now=0.6) == []
+    assert texts(speech.tick(1.2)) == ["Set 1 done: 10 squats"]
+    assert texts(speech.tick(2.4)) == ["Too much light behind you. Face the light instead."]
+
+
+def test_counts_go_before_hints_and_only_the_newest_count():
+    speech = SpeechProcessor(fake_render)
+    speech.process(cue("Set 1 done: 3 squats", "set", 2), now=0.0)
+    speech.process(cue("Keep your head up", "form", 3), now=0.2)
+    speech.process(cue("3", "count", 1), now=0.3)
+    speech.process(cue("4", "count", 1), now=0.8)                  # "3" was never said: only "4" is worth it
+    assert texts(speech.tick(1.2)) == ["4"]
+    assert texts(speech.tick(2.4)) == ["Keep your head up"]
+    assert speech.stats["replaced"] == 1
+
+
+def test_stale_hints_are_dropped():
+    speech = SpeechProcessor(fake_render)
+    speech.process(cue("Set 1 done: 10 squats", "set", 2), now=0.0)
+    speech.process(cue("Keep your head up", "form", 3), now=0.1)
+    assert speech.tick(5.0) == []                                   # nobody ticked for 5 s: too late to say
+    assert speech.stats["stale"] == 1
+
+
+def test_a_hint_is_never_repeated_within_a_few_seconds():
+    speech = SpeechProcessor(fake_render, hint_repeat_s=8.0)
+    assert texts(speech.process(cue("Keep your head up", "form", 3), now=0.0)) == ["Keep your head up"]
+    assert speech.process(cue("Keep your head up", "form", 3), now=3.0) == []
+    assert speech.process(cue("Keep your head up", "form", 3), now=6.0) == []
+    assert speech.stats["repeated"] == 2
+    assert texts(speech.process(cue("Keep your head up", "form", 3), now=9.0)) == ["Keep your head up"]
+    # Counts are facts: the same number may well come again (a new set starts at 1).
+    assert texts(speech.process(cue("1", "count", 1), now=20.0)) == ["1"]
+    assert texts(speech.process(cue("1", "count", 1), now=22.0)) == ["1"]
 
 
 def test_sessions_do_not_wait_for_each_other(processor):

@@ -192,3 +192,41 @@ def test_charts_escape_labels_and_draw_one_mark_per_value():
     assert stacked.count("<rect") == 3 + 2  # three segments plus two legend swatches
     hbar = charts.hbar_chart([("Go lower", 3.0), ("Chest up", 5.0)], title="Cues")
     assert hbar.index("Chest up") < hbar.index("Go lower")  # longest first
+
+
+def test_seconds_per_rep_is_the_time_from_one_rep_to_the_next(tmp_path):
+    # Each squat takes 1.0 s of movement, then the trainee stands 0.6 s: reps are 1.6 s apart.
+    store = HistoryWriter(tmp_path / "w.sqlite3")
+    store.start_session("web-tempo", 1000.0, "browser")
+    set_id = store.open_set("web-tempo", "squat", 1, 1000.0)
+    for rep in range(1, 11):
+        store.record_rep("web-tempo", set_id, "squat", rep, 1000.0 + 1.6 * rep, 1.0, 118.2, 90.0, [])
+    store.close_set(set_id, 1016.0)
+    store.end_session("web-tempo", 1020.0)
+    report = store.session_report("web-tempo")
+    store.close()
+    squat = analytics.session_details(report)["exercises"][0]
+    assert squat["tempo"]["mean_s"] == pytest.approx(1.6 - 0.6 / 10, abs=0.01)   # the first rep: its own 1.0 s
+    assert analytics.rep_intervals(report["reps"])[1:] == [pytest.approx(1.6)] * 9
+
+
+def test_range_of_motion_is_shown_in_degrees(tmp_path):
+    store = HistoryWriter(tmp_path / "w.sqlite3")
+    store.start_session("web-rom", 1000.0, "browser")
+    set_id = store.open_set("web-rom", "squat", 1, 1000.0)
+    store.record_rep("web-rom", set_id, "squat", 1, 1002.0, 1.5, 118.2, 90.0, [])
+    store.end_session("web-rom", 1005.0)
+    store.close()
+    html = create_app(Settings(db_path=str(tmp_path / "w.sqlite3"))).test_client().get("/analytics/web-rom")
+    assert "Range of motion <strong>118.2°</strong>" in html.get_data(as_text=True)
+
+
+def test_nothing_is_stored_or_exported_with_an_empty_exercise(tmp_path):
+    store = HistoryWriter(tmp_path / "w.sqlite3")
+    store.start_session("web-empty", 1000.0, "browser")
+    with pytest.raises(ValueError):
+        store.open_set("web-empty", "", 1, 1000.0)
+    store.end_session("web-empty", 1010.0)
+    rows = list(csv.reader(io.StringIO(analytics.sessions_csv(store.list_sessions()))))
+    store.close()
+    assert rows[1][4] == "none" and rows[1][5:] == ["0", "0"]

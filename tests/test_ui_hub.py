@@ -39,7 +39,7 @@ def make_jpeg(width=320, height=180) -> bytes:
 class Rig:
     """XPUB sockets standing in for the services' publishers (XPUB tells us when the UI has subscribed)."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, **overrides):
         self.ctx = zmq.Context()
         self.socks = {}
         endpoints = {name: self._bind(zmq.XPUB, name) for name in
@@ -47,7 +47,8 @@ class Rig:
         endpoints["health_in"] = self._bind(zmq.SUB, "health_in")
         self.socks["health_in"].setsockopt(zmq.SUBSCRIBE, b"")
         endpoints["capture_ingest"] = self._bind(zmq.PULL, "capture_ingest")
-        self.settings = Settings(ui_port=0, db_path=str(tmp_path / "w.sqlite3"), heartbeat_s=0.2, **endpoints)
+        self.settings = Settings(ui_port=0, db_path=str(tmp_path / "w.sqlite3"), heartbeat_s=0.2,
+                                 **{**endpoints, **overrides})
         self.server = UiServer(self.settings, context=self.ctx, instance="test-ui").start()
         for name in ("capture_preview", "classified", "coach", "audio", "health_out"):
             sock = self.socks[name]
@@ -208,19 +209,19 @@ def test_health_panel_and_the_ui_heartbeat(rig):
     assert isinstance(beat, Heartbeat) and beat.service == "ui" and beat.instance == "test-ui"
 
 
-def test_upload_over_http_reaches_capture_and_stop_ends_streams(rig):
-    jpeg = make_jpeg(640, 360)
-    conn = http.client.HTTPConnection("127.0.0.1", rig.server.port, timeout=TIMEOUT_S)
-    conn.request("POST", "/api/ingest/web-up1", body=jpeg, headers={"Content-Type": "image/jpeg"})
-    assert json.loads(conn.getresponse().read()) == {"seq": 0, "sent": True}
-    conn.close()
+def test_a_trainee_socket_lists_the_session_and_stop_ends_streams(rig):
+    from tests.test_ui_trainee_socket import connect, frame_message, receive
+    ws = connect(rig, "web-up1")
+    assert receive(ws)["type"] == "hello"
+    ws.send(frame_message(0, make_jpeg(640, 360)))
     pull = rig.socks["capture_ingest"]
     pull.setsockopt(zmq.RCVTIMEO, TIMEOUT_S * 1000)
     frame = bus.recv(pull)[1]
-    assert isinstance(frame, Frame) and frame.session == "web-up1" and frame.jpeg == jpeg
+    assert isinstance(frame, Frame) and frame.session == "web-up1" and frame.seq == 0
     stream = SseReader(rig, "/api/stream?session=web-up1")
     name, snapshot = stream.next()
-    assert name == "snapshot" and snapshot["session"]["source"] == "browser"  # listed from its first upload
+    assert name == "snapshot" and snapshot["session"]["source"] == "browser"  # listed from its first frame
+    ws.close()
     rig.server.stop()
     assert stream.next() is None  # stopping the UI ends open streams instead of hanging on them
     stream.close()

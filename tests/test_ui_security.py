@@ -107,3 +107,43 @@ def test_runner_help():
     proc = subprocess.run([sys.executable, "-m", "services.ui", "--help"], cwd=PROJECT_ROOT, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0 and "--ui-token" in proc.stdout and "--capture-ingest" in proc.stdout
+
+
+CHROMIUM_ACCEPT = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,"
+                   "application/signed-exchange;v=b3;q=0.7")
+
+
+def test_a_browser_without_the_token_gets_the_page_that_says_so(guarded):
+    # Chromium's Accept header lists application/signed-exchange too: still a page, not raw JSON.
+    for path in ("/", "/instructor", "/analytics", "/nope"):
+        page = guarded.get(path, headers={"Accept": CHROMIUM_ACCEPT})
+        assert page.status_code == 401 and page.mimetype == "text/html" and b"Access token needed" in page.data
+    assert guarded.get("/", headers={"Accept": "*/*"}).mimetype == "text/html"   # curl
+    # Machine paths, and clients that ask for JSON, get JSON.
+    for path, accept in (("/api/state", CHROMIUM_ACCEPT), ("/healthz", CHROMIUM_ACCEPT),
+                         ("/analytics", "application/json")):
+        r = guarded.get(path, headers={"Accept": accept})
+        assert r.status_code == 401 and r.get_json()["error"] == "unauthorized"
+
+
+def test_unknown_addresses_get_a_real_404(tmp_path):
+    client = create_app(Settings(db_path=str(tmp_path / "w.sqlite3"))).test_client()
+    page = client.get("/nope", headers={"Accept": CHROMIUM_ACCEPT})
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert "Page not found" in html and 'class="topbar"' in html and 'href="/"' in html
+    api = client.get("/api/nope")
+    assert api.status_code == 404 and api.get_json()["error"] == "not_found" and "/api/nope" in api.get_json()["message"]
+
+
+def test_watching_an_unknown_session_says_so_at_once(tmp_path):
+    from common.history import HistoryWriter
+    store = HistoryWriter(tmp_path / "w.sqlite3")
+    store.start_session("web-done", 1000.0, "browser")
+    store.end_session("web-done", 1010.0)
+    store.close()
+    client = create_app(Settings(db_path=str(tmp_path / "w.sqlite3"))).test_client()
+    page = client.get("/watch/web-nobody", headers={"Accept": CHROMIUM_ACCEPT})
+    assert page.status_code == 404 and b"No such session" in page.data
+    ended = client.get("/watch/web-done")
+    assert ended.status_code == 303 and ended.headers["Location"] == "/analytics/web-done"

@@ -11,7 +11,10 @@ from services.coach.body import Body
 # (85 % crushed) where every pose is found. So lighting is blamed only when the body is not seen properly.
 SETUP_LIMITS = {
     "too_dark_share": 0.85,        # share of crushed-black pixels above which the picture is too dark
-    "too_bright_share": 0.90,      # share of blown-out pixels (a window or lamp behind the trainee)
+    # Light behind the trainee hides them only as a dark figure against a blown-out background: a white wall
+    # or a title card is as bright but has no dark figure in it, and nothing to advise about the light.
+    "too_bright_share": 0.40,      # share of blown-out pixels (a window or lamp behind the trainee) ...
+    "silhouette_dark_share": 0.08,  # ... with at least this share of crushed-black pixels (the trainee)
     # Shoulder width / torso length: ~0.2 seen from the side, ~0.7 facing the camera.
     "facing_min_ratio": 0.60,      # side-view exercises: above this the trainee faces the camera
     "side_max_ratio": 0.30,        # front-view exercises: below this the trainee stands side-on
@@ -51,7 +54,8 @@ def check_lighting(dark_share: float, bright_share: float, body_seen: bool = Fal
     problems = []
     if dark_share > SETUP_LIMITS["too_dark_share"]:
         problems.append(SetupProblem("too_dark", TEXTS["too_dark"], False))
-    if bright_share > SETUP_LIMITS["too_bright_share"]:
+    if bright_share > SETUP_LIMITS["too_bright_share"] and dark_share > SETUP_LIMITS["silhouette_dark_share"] \
+            and dark_share <= SETUP_LIMITS["too_dark_share"]:
         problems.append(SetupProblem("too_bright", TEXTS["too_bright"], False))
     return problems
 

@@ -13,7 +13,8 @@ from services.ui.security import ListenRefused
 
 logger = logging.getLogger(__name__)
 
-SETTINGS = ("ui_host", "ui_port", "ui_token", "capture_ingest", "capture_preview", "classified", "coach", "audio",
+SETTINGS = ("ui_host", "ui_port", "ui_token", "ui_max_sessions", "ui_frames_in_flight", "ui_session_idle_s",
+            "capture_ingest", "capture_preview", "classified", "coach", "audio",
             "health_in", "health_out", "heartbeat_s", "db_path", "curve_dir")
 
 
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = settings_from_args(args)
     setup_logging(settings.log_level)
-    # One log line per uploaded frame would drown everything else.
+    # One log line per request (every audio clip, every socket) would drown everything else.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     from services.ui.server import UiServer  # after argument parsing, so --help stays instant
     try:

@@ -6,7 +6,7 @@ import io
 import statistics
 from datetime import date, datetime, timedelta
 
-from common.exercises import EXERCISES, display_name, is_hold
+from common.exercises import EXERCISES, NONE, display_name, is_hold
 from services.ui import charts
 
 
@@ -112,6 +112,22 @@ def consistency(durations: list[float]) -> dict | None:
 
 # --------------------------------------------------------------------------- one session
 
+def rep_intervals(rows: list[dict]) -> list[float | None]:
+    """Seconds from each rep to the one before it in the same set: the tempo a trainee feels (movement plus
+    the pause at the top). A set's first rep has no rep before it, so its own movement time stands in."""
+    out: list[float | None] = []
+    previous = None
+    for row in rows:
+        ts, number = row.get("ts"), row.get("number")
+        if (previous is not None and ts is not None and previous.get("ts") is not None and number is not None
+                and previous.get("number") is not None and number == previous["number"] + 1 and ts > previous["ts"]):
+            out.append(round(float(ts) - float(previous["ts"]), 3))
+        else:
+            out.append(row.get("duration_s"))
+        previous = row
+    return out
+
+
 def session_details(report: dict) -> dict:
     """A session report from the store, with per-exercise tempo, form, charts and plain-word insights."""
     reps = list(report.get("reps") or [])
@@ -123,7 +139,7 @@ def session_details(report: dict) -> dict:
         rows = [r for r in reps if r.get("exercise") == ex]
         rows.sort(key=lambda r: (r.get("ts") or 0, r.get("number") or 0))
         color = charts.color_of(ex, i)
-        durations = [r.get("duration_s") for r in rows]
+        durations = rep_intervals(rows)
         scores = [r.get("form_score") for r in rows]
         roms = [r.get("range_of_motion") for r in rows if r.get("range_of_motion") is not None]
         valid_scores = [float(s) for s in scores if s is not None]
@@ -306,7 +322,8 @@ def sessions_csv(sessions: list[dict]) -> str:
         totals = s.get("totals") or {}
         base = [s.get("id"), _iso(s.get("started_at")), _iso(s.get("ended_at")), s.get("source", "")]
         if not totals:
-            rows.append(base + ["", 0, 0])
+            # Nothing counted is a fact worth a row, under a name a spreadsheet can filter on.
+            rows.append(base + [NONE, 0, 0])
         for ex in _order(totals):
             t = totals[ex] or {}
             rows.append(base + [ex, int(t.get("reps") or 0), round(float(t.get("hold_seconds") or 0), 1)])

@@ -13,8 +13,11 @@ JSON API (all answers JSON unless noted; errors are {"error": code, "message": t
     GET  /api/stream[?session=ID&poses=all|lite|none]
                                          Server-Sent Events: snapshot, session, pose, coach, cue, audio, ended,
                                          gone, health (data is JSON; see services/ui/state.py for the shapes)
-    POST /api/ingest/<session>           body = one JPEG (<= 2 MB) -> {"seq", "sent"}; 4xx JSON when refused
-    POST /api/ingest/<session>/end       the trainee stopped (also sent by sendBeacon) -> {"frames", "sent"}
+    GET  /api/trainee/capacity           {"live", "max"}; 429 {"error": "full", "message"} when no tab may start
+WebSocket
+    /ws/trainee/<session>                one per trainee tab: binary frames up (header + JPEG), JSON answers and
+                                         coach events down (services/ui/trainee_socket.py, services/ui/tabs.py);
+                                         429 JSON before the upgrade when the UI serves ui_max_sessions already
     GET  /api/audio/<id>.wav             a rendered cue announced by an "audio" event (audio/wav)
     GET  /api/video/<session>            MJPEG (multipart/x-mixed-replace) of a file/camera session
     GET  /api/frame/<session>            the latest JPEG of a session
@@ -23,27 +26,29 @@ JSON API (all answers JSON unless noted; errors are {"error": code, "message": t
     GET  /api/history[.csv][?days=30]    daily totals per exercise
 With a token configured every route needs it: header X-FT-Token (or Authorization: Bearer), ?token=, or the
 cookie set after the first visit with ?token= (pages then redirect to the same address without it). Without a
-token only loopback Host names are served (no DNS rebinding); POSTs from another origin are refused.
+token only loopback Host names are served (no DNS rebinding); POSTs and WebSockets from another origin are
+refused. Pages (any path outside /api/, /ws/ and /healthz) answer refusals and 404s as HTML unless the client
+prefers JSON; the rest answer JSON.
 """
 from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask_sock import Sock
+from werkzeug.exceptions import HTTPException, NotFound
 
-from common.exercises import CATALOGUE, EXERCISES, NONE, display_name
+from common.exercises import CATALOGUE, EXERCISES, HOLDS, NONE, display_name
 from common.features import POSE_CONNECTIONS
 from common.history import HistoryReader
 from common.topology import SERVICE_NAMES
-from services.ui import analytics
-from services.ui.ingest import MAX_UPLOAD_BYTES, UploadError, validate_session, validate_upload
-from services.ui.security import TOKEN_COOKIE, host_allowed, same_origin, supplied_token, token_ok
+from services.ui import analytics, trainee_socket
+from services.ui.ingest import MAX_UPLOAD_BYTES
+from services.ui.security import TOKEN_COOKIE, host_allowed, same_origin, supplied_token, token_ok, wants_html
 from services.ui.sse import format_comment, format_sse
 
 
@@ -54,6 +59,15 @@ MJPEG_BOUNDARY = "ftframe"
 
 class StoreUnavailable(RuntimeError):
     pass
+
+
+# Werkzeug's own words for a URL no route matches (a route's abort(404, "...") says something better).
+ROUTE_NOT_FOUND = NotFound.description
+
+
+def _full_message(hub) -> str:
+    return (f"The trainer is full: {hub.tabs.live} trainees are training now, the limit is {hub.tabs.max_sessions}. "
+            f"Please try again in a few minutes.")
 
 
 def open_store(db_path: str):
@@ -70,6 +84,10 @@ def create_app(settings, hub=None, relay=None) -> Flask:
     app = Flask("services.ui", template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"))
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES + 4096
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 300
+    # One frame message is a small header plus a JPEG: anything larger is refused by the WebSocket layer itself.
+    app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": MAX_UPLOAD_BYTES + 4096, "ping_interval": 20,
+                                         "receive_bytes": 65536}   # a frame in a few reads, not a dozen
+    sock = Sock(app)
     stopping = threading.Event()
     app.extensions["ft_stopping"] = stopping
 
@@ -92,21 +110,25 @@ def create_app(settings, hub=None, relay=None) -> Flask:
     def guard():
         if not host_allowed(request.host, settings.ui_token):
             return jsonify(error="bad_host", message="this UI answers to localhost / 127.0.0.1 only"), 403
-        if request.method == "POST" and not same_origin(request.headers.get("Origin"), request.host):
+        websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+        if (request.method == "POST" or websocket) and not same_origin(request.headers.get("Origin"), request.host):
             return jsonify(error="cross_origin", message="uploads are accepted from this UI's own pages only"), 403
-        if not settings.ui_token:
-            return None
-        given, where = supplied_token(request.headers, request.args, request.cookies)
-        if not token_ok(settings.ui_token, given):
-            if request.path.startswith("/api/") or request.accept_mimetypes.best != "text/html":
+        if settings.ui_token:
+            given, where = supplied_token(request.headers, request.args, request.cookies)
+            if not token_ok(settings.ui_token, given):
+                if wants_html(request.path, request.accept_mimetypes):
+                    return render_template("denied.html", page=""), 401
                 return jsonify(error="unauthorized", message="a valid token is required"), 401
-            return render_template("denied.html"), 401
-        request.environ["ft.token_where"] = where
-        if where == "query" and request.method == "GET" and not request.path.startswith("/api/"):
-            # Keep the token out of the address bar, history and screenshots: the cookie carries it from now on.
-            args = {k: v for k, v in request.args.items(multi=True) if k != "token"}
-            return redirect(request.path + ("?" + urlencode(args) if args else ""), code=303)
+            request.environ["ft.token_where"] = where
+            if where == "query" and request.method == "GET" and wants_html(request.path, request.accept_mimetypes):
+                # Keep the token out of the address bar, history and screenshots: the cookie carries it from now on.
+                args = {k: v for k, v in request.args.items(multi=True) if k != "token"}
+                return redirect(request.path + ("?" + urlencode(args) if args else ""), code=303)
+        if websocket and request.path.startswith("/ws/trainee/") and hub is not None and hub.tabs.full():
+            # Refused before the upgrade, so any client sees the status; the page asks /api/trainee/capacity first.
+            return jsonify(error="full", message=_full_message(hub)), 429
         return None
+
 
     @app.after_request
     def remember_token(response):
@@ -119,11 +141,19 @@ def create_app(settings, hub=None, relay=None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if request.path.startswith("/api/") or request.path == "/healthz":
-            code = {413: "too_large", 404: "not_found", 503: "unavailable", 400: "bad_request"}.get(exc.code, "error")
-            message = exc.description if exc.code != 413 else f"uploads are limited to {MAX_UPLOAD_BYTES} bytes"
+        code = {413: "too_large", 404: "not_found", 405: "method_not_allowed", 503: "unavailable",
+                400: "bad_request", 429: "full"}.get(exc.code, "error")
+        if exc.code == 404:
+            message = f"Nothing is served at {request.path}." if exc.description == ROUTE_NOT_FOUND else exc.description
+        elif exc.code == 413:
+            message = f"uploads are limited to {MAX_UPLOAD_BYTES} bytes"
+        else:
+            message = exc.description
+        if not wants_html(request.path, request.accept_mimetypes):
             return jsonify(error=code, message=message), exc.code
-        return exc
+        title = {404: "Page not found", 503: "Not available right now"}.get(exc.code, exc.name)
+        return render_template("message.html", page="", title=title, message=message, back="/",
+                               back_text="Back to training"), exc.code
 
     @app.errorhandler(StoreUnavailable)
     def store_missing(exc: StoreUnavailable):
@@ -136,7 +166,7 @@ def create_app(settings, hub=None, relay=None) -> Flask:
     def page_globals():
         return {"exercise_names": {name: display_name(name) for name in (*EXERCISES, NONE)}, "exercises": EXERCISES,
                 "camera_advice": {name: e.camera_advice for name, e in CATALOGUE.items()},
-                "services": SERVICE_NAMES,
+                "services": SERVICE_NAMES, "holds": sorted(HOLDS),
                 "connections": POSE_CONNECTIONS}
 
     # ------------------------------------------------------------------ pages
@@ -146,7 +176,17 @@ def create_app(settings, hub=None, relay=None) -> Flask:
 
     @app.get("/watch/<path:session>")
     def watch(session: str):
-        return render_template("watch.html", page="watch", session=session)
+        if hub is not None:
+            with hub.lock:
+                known = hub.state.get(session) is not None
+            if known:
+                return render_template("watch.html", page="watch", session=session)
+        if with_store(lambda store: store.session_known(session)):
+            return redirect(f"/analytics/{session}", code=303)   # it has ended: its report is what there is to see
+        return render_template("message.html", page="instructor", title="No such session",
+                               message=f"There is no live session {session!r}. It may have ended, or the address "
+                                       f"is mistyped: the instructor page lists every live session.",
+                               back="/instructor", back_text="Instructor page"), 404
 
     @app.get("/instructor")
     def instructor():
@@ -180,6 +220,7 @@ def create_app(settings, hub=None, relay=None) -> Flask:
         live = need_hub()
         view = live.snapshot()["health"]
         view["ui"] = {"hub_alive": live.alive, "sse_clients": live.broadcaster.client_count,
+                      "tabs.live": live.tabs.live, "tabs.max": live.tabs.max_sessions, **live.tabs.stats,
                       **(relay.stats if relay else {})}
         return jsonify(view)
 
@@ -241,34 +282,18 @@ def create_app(settings, hub=None, relay=None) -> Flask:
         return Response(generate(), mimetype=f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}",
                         headers={"Cache-Control": "no-store"})
 
-    # ------------------------------------------------------------------ browser ingest
-    @app.post("/api/ingest/<session>")
-    def ingest(session: str):
-        if relay is None:
-            abort(503, "frame relay is not connected")
-        try:
-            validate_session(session)
-            data = request.get_data(cache=False)
-            width, height = validate_upload(data)
-            result = relay.relay(session, data, width, height, time.time())
-        except UploadError as exc:
-            return jsonify(exc.as_json()), exc.status
-        if hub is not None:
-            if result["seq"] == 0:
-                hub.note_browser_session(session, width, height)
-            if result.get("sent", True):
-                hub.browser_frame(session, data, width, height)
-        return jsonify(result)
+    # ------------------------------------------------------------------ trainee tabs
+    @app.get("/api/trainee/capacity")
+    def trainee_capacity():
+        live = need_hub()
+        if live.tabs.full():
+            return jsonify(error="full", message=_full_message(live), live=live.tabs.live,
+                           max=live.tabs.max_sessions), 429
+        return jsonify(live=live.tabs.live, max=live.tabs.max_sessions)
 
-    @app.post("/api/ingest/<session>/end")
-    def ingest_end(session: str):
-        if relay is None:
-            abort(503, "frame relay is not connected")
-        try:
-            validate_session(session)
-        except UploadError as exc:
-            return jsonify(exc.as_json()), exc.status
-        return jsonify(relay.end(session, time.time(), reason="stopped"))
+    @sock.route("/ws/trainee/<session>")
+    def trainee_ws(ws, session: str):
+        trainee_socket.serve(ws, session, hub, relay, settings, stopping)
 
     # ------------------------------------------------------------------ history exports
     def csv_response(text: str, name: str) -> Response:

@@ -8,19 +8,20 @@ from typing import Callable
 
 import zmq
 
-from common.messages import (Audio, Classification, CoachUpdate, Cue, EndOfStream, Frame, HealthReport,
-                             SessionSummary, topic_of)
+from common.messages import (Audio, Classification, CoachUpdate, Cue, EndOfStream, Frame, FrameSkipped,
+                             HealthReport, SessionSummary, topic_of)
 from common.service import ServiceRunner
 from services.ui.media import AudioStore, FrameStore
 from services.ui.sse import Broadcaster, ClientQueue
 from services.ui.state import LiveState, coach_view
+from services.ui.tabs import TabRegistry, pose_payload
 
 logger = logging.getLogger(__name__)
 
 # Which messages each subscription carries; anything else arriving there is ignored.
 _CHANNELS = {
     "capture_preview": (Frame, EndOfStream),
-    "classified": (Classification,),
+    "classified": (Classification, FrameSkipped),   # skips answer a trainee tab's frame too
     "coach": (CoachUpdate, Cue, SessionSummary),
     "audio": (Audio,),
     "health_out": (HealthReport,),
@@ -43,6 +44,7 @@ class LiveHub:
         self.frames = FrameStore()
         self.audio = AudioStore()
         self.lock = threading.Lock()
+        self.tabs = TabRegistry(settings.ui_max_sessions, settings.ui_frames_in_flight, settings.ui_session_idle_s)
         self.extra_stats: list[Callable[[], dict]] = []
         self.runner = ServiceRunner("ui", settings, instance=instance, context=context)
         self._accepts: dict[zmq.Socket, tuple[type, ...]] = {}
@@ -92,6 +94,12 @@ class LiveHub:
             return
         self.received += 1
         now = self.clock()
+        # A trainee tab hears about its own frame first: the answer carries the pose it draws on that frame.
+        if isinstance(msg, FrameSkipped):
+            self.tabs.skipped(msg.session, msg.seq)
+            return
+        if isinstance(msg, Classification):
+            self.tabs.answered(msg.session, msg.seq, lambda: pose_payload(msg), now)
         with self.lock:
             if isinstance(msg, Frame) and msg.jpeg:
                 self.frames.put(msg.session, msg.jpeg)
@@ -115,7 +123,8 @@ class LiveHub:
                 self.frames.forget(event.session)
             self.broadcaster.publish(event, now)
         stats = {"sessions_live": live, "sse_clients": self.broadcaster.client_count,
-                 "events": self.broadcaster.published, "received": self.received}
+                 "events": self.broadcaster.published, "received": self.received, "tabs.live": self.tabs.live,
+                 **self.tabs.stats}
         for source in self.extra_stats:
             stats.update(source())
         self.runner.stats.update(stats)

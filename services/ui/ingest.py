@@ -64,15 +64,18 @@ class IngestRelay:
         self._ended: OrderedDict[str, int] = OrderedDict()
         self.stats = {"ingest.frames": 0, "ingest.dropped": 0, "ingest.refused": 0, "ingest.ended": 0}
 
-    def relay(self, session: str, jpeg: bytes, width: int, height: int, now: float) -> dict:
-        """Send one frame; returns {seq, sent} (sent False: dropped because capture is busy or absent)."""
+    def relay(self, session: str, jpeg: bytes, width: int, height: int, now: float,
+              chosen_exercise: str = "") -> dict:
+        """Send one frame; returns {seq, sent} (sent False: dropped because capture is busy or absent).
+
+        `chosen_exercise` is what the trainee picked on the page ("": recognise it from the movement)."""
         with self._lock:
             if session in self._ended:
                 self.stats["ingest.refused"] += 1
                 raise UploadError(409, "ended", "this session has ended; start a new one")
             seq = self._next_seq.get(session, 0)
             frame = Frame(session=session, seq=seq, ts_capture=now, source="browser", live=True,
-                          width=width, height=height, jpeg=jpeg)
+                          width=width, height=height, chosen_exercise=chosen_exercise, jpeg=jpeg)
             sent = busmod.send(self._sock, frame, block=False)
             if sent:
                 self._next_seq[session] = seq + 1

@@ -72,3 +72,18 @@ def token_ok(expected: str, given: str) -> bool:
     if not expected:
         return True
     return bool(given) and hmac.compare_digest(expected.encode(), given.encode())
+
+
+# Paths that are machine interfaces: refusals and errors there are JSON whatever the client accepts.
+API_PREFIXES = ("/api/", "/ws/")
+API_PATHS = ("/healthz",)
+
+
+def wants_html(path: str, accept) -> bool:
+    """Whether a refusal or an error should be a page: pages are HTML unless the client prefers JSON outright.
+
+    `accept` is the request's werkzeug MIMEAccept. Browsers list many types (Chromium puts
+    application/signed-exchange among them), so the question is HTML-or-JSON, not the single best type."""
+    if path.startswith(API_PREFIXES) or path in API_PATHS or path.startswith("/static/"):
+        return False
+    return accept.best_match(["text/html", "application/json"], default="text/html") == "text/html"

@@ -22,7 +22,7 @@ def format_sse(event: str, data, event_id: int | None = None) -> str:
     try:
         payload = json.dumps(data, separators=(",", ":"), allow_nan=False)
     except ValueError:  # NaN/inf somewhere (e.g. a service's stats): JSON has no such numbers
-        payload = json.dumps(_finite(data), separators=(",", ":"), allow_nan=False)
+        payload = json.dumps(finite(data), separators=(",", ":"), allow_nan=False)
     lines = [f"event: {event}"]
     if event_id is not None:
         lines.append(f"id: {event_id}")
@@ -30,13 +30,14 @@ def format_sse(event: str, data, event_id: int | None = None) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def _finite(value):
+def finite(value):
+    """The same value with NaN and infinities replaced by None (JSON has no such numbers)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
+        return [finite(v) for v in value]
     return value
 
 

@@ -3,57 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import pytest
 
 from common.config import PROJECT_ROOT, Settings
+from offline.bench_browser import CHROMIUM_ARGS, write_fake_camera   # one Chromium set-up for tests and bench
 
 DATA = Path(Settings.from_env().data_dir)
 CLIPS = DATA / "clips"
 ARTIFACTS = PROJECT_ROOT / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-# Chromium's file-backed fake camera plays an MJPEG file at 30 frames a second, looping.
-FAKE_CAMERA_FPS = 30.0
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
-
-
-def write_fake_camera(clip: Path, out: Path, max_side: int = 640, fps: float = FAKE_CAMERA_FPS,
-                      lead_in_s: float = 3.0) -> int:
-    """The clip as concatenated JPEG frames, resampled to `fps` so its reps keep their real tempo.
-
-    The first frame is held for `lead_in_s` first, like a trainee who presses Start and then gets ready:
-    the clip itself starts squatting within a second, before any trainer could have seen a standing body.
-    """
-    cap = cv2.VideoCapture(str(clip))
-    if not cap.isOpened():
-        raise ValueError(f"cannot open {clip}")
-    src_fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    frames = []
-    while True:
-        ok, image = cap.read()
-        if not ok:
-            break
-        h, w = image.shape[:2]
-        scale = min(1.0, max_side / max(h, w))
-        if scale < 1.0:
-            # Even sizes: the fake device hands frames on as I420, which halves both sides.
-            size = (int(w * scale) // 2 * 2, int(h * scale) // 2 * 2)
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        frames.append(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
-    cap.release()
-    if not frames:
-        raise ValueError(f"no frames in {clip}")
-    lead_in = int(lead_in_s * fps)
-    count = int(len(frames) / src_fps * fps)
-    with out.open("wb") as f:
-        for _ in range(lead_in):
-            f.write(frames[0])
-        for k in range(count):
-            f.write(frames[min(len(frames) - 1, int(k * src_fps / fps))])
-    return lead_in + count
 
 
 @pytest.fixture(scope="session")
@@ -87,9 +45,15 @@ def launch_browser(chromium_path, fake_camera):
     manager = sync_playwright().start()
     browsers = []
 
-    def launch(camera: Path | None = fake_camera):
+    def launch(camera: Path | str | None = fake_camera):
+        """camera: a fake camera file; None: the default fake device; "deny": the trainee refuses the camera;
+        "none": a machine without any camera."""
         args = list(CHROMIUM_ARGS)
-        if camera is not None:
+        if camera == "deny":
+            args = [a for a in args if a != "--use-fake-ui-for-media-stream"] + ["--use-fake-ui-for-media-stream=deny"]
+        elif camera == "none":
+            args = [a for a in args if a != "--use-fake-device-for-media-stream"]
+        elif camera is not None:
             args.append(f"--use-file-for-fake-video-capture={camera}")
         browser = manager.chromium.launch(executable_path=str(chromium_path), args=args)
         browsers.append(browser)
@@ -116,7 +80,7 @@ class BusRig:
 
     CHANNELS = ("capture_preview", "classified", "coach", "audio", "health_out")
 
-    def __init__(self, db_path: Path):
+    def __init__(self, db_path: Path, **overrides):
         import zmq
 
         from common.config import Settings
@@ -127,7 +91,7 @@ class BusRig:
         endpoints = {name: self._bind(zmq.XPUB, name) for name in self.CHANNELS}
         endpoints["capture_ingest"] = self._bind(zmq.PULL, "capture_ingest")
         endpoints["health_in"] = self._bind(zmq.SUB, "health_in")
-        self.settings = Settings(ui_port=0, db_path=str(db_path), **endpoints)
+        self.settings = Settings(ui_port=0, db_path=str(db_path), **endpoints, **overrides)
         self.server = UiServer(self.settings, context=self.ctx, instance="browser-test").start()
         self.url = self.server.url
         for name in self.CHANNELS:

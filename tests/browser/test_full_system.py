@@ -36,8 +36,10 @@ def get_json(url: str):
         return json.loads(r.read())
 
 
-@pytest.fixture
-def system(tmp_path):
+@pytest.fixture(scope="module")
+def system(tmp_path_factory):
+    """One running system for the tests of this module (starting it costs half a minute on 2 cores)."""
+    tmp_path = tmp_path_factory.mktemp("system")
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "FT_DB_PATH": str(tmp_path / "workouts.sqlite3"),
            "FT_SPEECH_CACHE_DIR": str(tmp_path / "speech"), "FT_SPEAK_LOCALLY": "0", "FT_LOG_LEVEL": "INFO"}
@@ -143,3 +145,35 @@ def test_browser_camera_is_counted_live_and_saved(system, launch_browser, squat_
     report = get_json(f"{url}/api/sessions/{session}/report.json")
     assert report["totals"]["squat"]["reps"] >= label
     assert errors == []
+
+
+def test_two_tabs_at_once_are_both_counted_with_fair_shares(system, launch_browser, squat_clip, artifacts):
+    url, settings = system
+    clip, label = squat_clip
+    browser = launch_browser()
+    pages = []
+    for _ in range(2):
+        page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+        page.goto(url + "/")
+        page.wait_for_selector("#link-status.ok")
+        pages.append(page)
+    for page in pages:
+        page.click("#start")
+    snapshot = "({answered: window.__ftStats.answered, sent: window.__ftStats.sent, camera: window.__ftStats.camera})"
+    for page in pages:
+        page.wait_for_function("window.__ftStats && window.__ftStats.answered > 0", timeout=60000)
+    before = [page.evaluate(snapshot) for page in pages]   # from here on both tabs stream
+    for page in pages:
+        page.wait_for_function(f"Number(document.getElementById('rep-count').textContent) >= {label}",
+                               timeout=COUNT_TIMEOUT_S * 1000)
+    after = [page.evaluate(snapshot) for page in pages]
+    stats = [{k: a[k] - b[k] for k in a} for a, b in zip(after, before)]
+    counts = [int(page.inner_text("#rep-count")) for page in pages]
+    for i, page in enumerate(pages):
+        page.screenshot(path=str(artifacts / f"ui-full-two-tabs-{i + 1}.png"))
+    print(f"two tabs: counts {counts}; frames {stats}")
+    assert counts == [label, label] and all(p.inner_text("#count-exercise") == "Squats" for p in pages)
+    answered = [s["answered"] for s in stats]
+    assert min(answered) >= 0.6 * max(answered), f"unfair shares of the pose workers: {answered}"
+    for page in pages:
+        page.click("#stop")

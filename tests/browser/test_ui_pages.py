@@ -50,20 +50,31 @@ def test_trainee_camera_reaches_capture_and_live_coaching_shows(launch_browser, 
     session = page.inner_text("#session-id")
     assert session.startswith("web-")
 
+    page.select_option("#exercise-choice", "squat")
     page.click("#start")
-    frames = [bus_rig.receive_upload() for _ in range(20)]
+    # Stand in for the pose pipeline: answer every frame with a pose, as the classifier would.
+    frames = []
+    for i in range(20):
+        frame = bus_rig.receive_upload()
+        frames.append(frame)
+        bus_rig.publish("classified", Classification(session=session, seq=frame.seq, width=frame.width,
+                                                     height=frame.height, landmarks=poses.landmarks[60 + i].tobytes(),
+                                                     exercise="squat", phase="end"))
     assert all(isinstance(f, Frame) and f.session == session and f.source == "browser" for f in frames)
     assert [f.seq for f in frames] == list(range(20))
+    assert {f.chosen_exercise for f in frames} == {"squat"}     # the trainee's pick travels with every frame
     first = cv2.imdecode(np.frombuffer(frames[-1].jpeg, np.uint8), cv2.IMREAD_COLOR)
-    assert (first.shape[1], first.shape[0]) == (frames[-1].width, frames[-1].height) == (360, 640)
+    # 640 px on the long side, or less when the page stepped down because answers came slowly (a busy machine).
+    assert (first.shape[1], first.shape[0]) == (frames[-1].width, frames[-1].height)
+    assert (frames[0].width, frames[0].height) == (360, 640) and frames[-1].height in (640, 480, 360)
+    assert abs(frames[-1].width / frames[-1].height - 360 / 640) < 0.01
     assert first.std() > 20  # a real picture, not a black frame
     span = frames[-1].ts_capture - frames[0].ts_capture
     print(f"browser upload rate: {19 / span:.1f} fps over {span:.2f} s")
+    page.wait_for_function("window.__ftStats && window.__ftStats.answered >= 15")
+    assert page.evaluate("document.getElementById('frame-view').classList.contains('showing')")
 
     # What the rest of the pipeline would say about this session.
-    bus_rig.publish("classified", Classification(session=session, seq=frames[-1].seq, width=360, height=640,
-                                                 landmarks=poses.landmarks[60].tobytes(), exercise="squat",
-                                                 phase="end"))
     bus_rig.publish("coach", CoachUpdate(session=session, exercise="squat", phase="end", reps={"squat": 2},
                                          set_number=1, reps_in_set=2, cues=["Go lower"], form_score=77.0,
                                          setup=["Too dark: turn on a light"], body_visible=True, events=["rep"]))
@@ -84,6 +95,14 @@ def test_trainee_camera_reaches_capture_and_live_coaching_shows(launch_browser, 
     assert any("/api/audio/" in url for url in audio_requests), "the spoken cue was never fetched"
     assert painted_pixels(page, "#overlay") > 500, "no skeleton drawn over the video"
     page.screenshot(path=str(artifacts / "ui-trainee-alone.png"))
+    # The trainee walks out of the picture: no praise for form nobody is watching.
+    bus_rig.publish("coach", CoachUpdate(session=session, exercise="squat", phase="end", reps={"squat": 2},
+                                         set_number=1, reps_in_set=2, body_visible=True))
+    page.wait_for_function("document.getElementById('corrections').textContent.includes('Good form')")
+    bus_rig.publish("coach", CoachUpdate(session=session, exercise="none", reps={"squat": 2}, set_number=1,
+                                         reps_in_set=2, body_visible=False))
+    page.wait_for_function("document.getElementById('corrections').textContent.includes('Nobody in view')")
+    assert "Good form" not in page.inner_text("#corrections")
 
     page.click("#stop")
     sent = len(frames)
@@ -94,6 +113,7 @@ def test_trainee_camera_reaches_capture_and_live_coaching_shows(launch_browser, 
         assert msg.seq == sent
         sent += 1
     assert msg.session == session and msg.frames == sent and msg.seq == sent and msg.reason == "stopped"
+    page.wait_for_function("document.getElementById('frames-status').hidden")
     assert page.inner_text("#camera-status") == "Camera off"
     bus_rig.publish("coach", SessionSummary(session=session, summary={"reps": {"squat": 2}}))
     page.wait_for_selector("#report-link:not([hidden])")
@@ -200,3 +220,125 @@ def test_analytics_pages_in_the_browser(launch_browser, bus_rig, artifacts):
         assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
         page.screenshot(path=str(artifacts / f"ui-report-{width}.png"), full_page=True)
         page.close()
+
+
+def test_camera_denied_or_missing_is_explained_in_plain_words(launch_browser, bus_rig, artifacts):
+    denied = launch_browser(camera="deny")
+    page = denied.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(bus_rig.url + "/")
+    page.click("#start")
+    page.wait_for_selector("#camera-error:not([hidden])")
+    text = page.inner_text("#camera-error")
+    assert "The camera is blocked." in text and "allow the camera" in text.lower()
+    assert "NotAllowedError" not in page.inner_text("body")
+    page.screenshot(path=str(artifacts / "ui-camera-denied.png"))
+    missing = launch_browser(camera="none")
+    page = missing.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(bus_rig.url + "/")
+    page.click("#start")
+    page.wait_for_selector("#camera-error:not([hidden])")
+    text = page.inner_text("#camera-error")
+    assert "No camera found." in text and "Plug in a webcam" in text
+    assert "NotFoundError" not in page.inner_text("body")
+    assert page.inner_text("#camera-status") == "Camera unavailable"
+    page.screenshot(path=str(artifacts / "ui-camera-missing.png"))
+
+
+def test_after_a_reload_the_page_tells_of_the_workout_just_saved(launch_browser, bus_rig, artifacts):
+    browser = launch_browser()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(bus_rig.url + "/")
+    assert page.is_visible("#intro")                  # a first visit explains itself
+    page.click("#intro-close")
+    page.click("#start")
+    frame = bus_rig.receive_upload()
+    session = frame.session
+    page.reload()                                     # the tab's socket closes: the session ends ...
+    while not isinstance(msg := bus_rig.receive_upload(), EndOfStream):
+        pass
+    assert msg.session == session and msg.reason == "closed"
+    store = HistoryWriter(bus_rig.settings.db_path)   # ... and the coach saves it
+    start = time.time() - 60
+    store.start_session(session, start, "browser")
+    set_id = store.open_set(session, "squat", 1, start + 5)
+    for rep in range(1, 4):
+        store.record_rep(session, set_id, "squat", rep, start + 5 + 2 * rep, 1.8, 90.0, 85.0, [])
+    store.close_set(set_id, start + 12)
+    store.end_session(session, start + 20)
+    store.close()
+    page.wait_for_selector("#saved-banner:not([hidden])", timeout=20000)
+    assert "was saved: 3 squats" in page.inner_text("#saved-banner")
+    assert page.get_attribute("#saved-link", "href") == f"/analytics/{session}"
+    assert page.is_hidden("#intro")                   # not a first visit any more
+    page.screenshot(path=str(artifacts / "ui-trainee-after-reload.png"))
+
+
+def test_with_a_token_a_browser_without_it_gets_the_access_page(launch_browser, tmp_path, artifacts):
+    from common.config import Settings
+    from services.ui.server import UiServer
+    server = UiServer(Settings(ui_port=0, ui_host="127.0.0.1", ui_token="tok-browser",
+                               db_path=str(tmp_path / "w.sqlite3"))).start()
+    try:
+        page = launch_browser(camera=None).new_page()
+        response = page.goto(server.url + "/")
+        assert response.status == 401
+        assert page.inner_text("h1") == "Access token needed"
+        page.screenshot(path=str(artifacts / "ui-token-needed.png"))
+        response = page.goto(server.url + "/analytics?token=tok-browser")
+        assert response.status == 200 and page.url == server.url + "/analytics"   # the token left the address
+        response = page.goto(server.url + "/nope")
+        assert response.status == 404 and "Page not found" in page.inner_text("body")
+        response = page.goto(server.url + "/watch/web-nobody")
+        assert response.status == 404 and "No such session" in page.inner_text("body")
+    finally:
+        server.stop()
+
+
+def test_a_workout_plan_picks_the_exercise_and_moves_on(launch_browser, bus_rig, artifacts):
+    page = launch_browser(camera=None).new_page(viewport={"width": 1280, "height": 800})
+    page.goto(bus_rig.url + "/")
+    page.click("#intro-close")
+    page.click("#plan-toggle")
+    page.click("#plan-add")
+    page.click("#plan-add")
+    rows = page.locator("#plan-steps tbody tr")
+    rows.nth(0).locator("select").select_option("squat")
+    rows.nth(0).locator("input").nth(0).fill("2")
+    rows.nth(0).locator("input").nth(0).dispatch_event("change")
+    rows.nth(1).locator("select").select_option("plank")
+    page.screenshot(path=str(artifacts / "ui-plan.png"))
+    page.click("#plan-start")
+    assert page.input_value("#exercise-choice") == "squat" and page.is_disabled("#exercise-choice")
+    assert page.inner_text("#plan-badge").startswith("Plan: Squats · set 1 of 2")
+    # The plan follows the coach's counts (the same logic the page runs on every coach update).
+    steps = page.evaluate("""() => {
+        const p = new FT.Plan(['plank']);
+        p.steps = [{exercise: 'squat', reps: 2, sets: 2}, {exercise: 'plank', reps: 10, sets: 1}];
+        p.begin();
+        const seen = [p.exercise];
+        for (const v of [{reps: {squat: 5}}, {reps: {squat: 7}}, {reps: {squat: 8}}, {reps: {squat: 9}},
+                         {hold_seconds: {plank: 3}}, {hold_seconds: {plank: 13}}])
+          seen.push(p.observe(v) || p.exercise);
+        return seen;
+    }""")
+    assert steps == ["squat", "squat", "set", "squat", "step", "plank", "done"]
+
+
+def test_a_full_trainer_says_so_on_the_page(launch_browser, tmp_path, artifacts):
+    from tests.browser.conftest import BusRig
+    rig = BusRig(tmp_path / "w.sqlite3", ui_max_sessions=1)
+    try:
+        browser = launch_browser()
+        first = browser.new_context().new_page()
+        first.goto(rig.url + "/")
+        first.click("#start")
+        assert isinstance(rig.receive_upload(), Frame)
+        second = browser.new_context().new_page()
+        second.goto(rig.url + "/")
+        second.click("#start")
+        second.wait_for_selector("#trainer-message:not([hidden])")
+        assert "The trainer is full" in second.inner_text("#trainer-message")
+        assert second.inner_text("#camera-status") == "Camera off"
+        second.screenshot(path=str(artifacts / "ui-trainer-full.png"))
+    finally:
+        rig.close()

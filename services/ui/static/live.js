@@ -286,14 +286,18 @@ const FT = (() => {
       const list = $("corrections");
       if (!list) return;
       const items = v.cues && v.cues.length ? v.cues : null;
-      const key = JSON.stringify(items) + v.body_visible;
+      const key = JSON.stringify(items) + v.body_visible + v.exercise + v.live;
       if (list.dataset.key === key) return;
       list.dataset.key = key;
       list.innerHTML = "";
       if (!items) {
+        // Praise only what is being watched now: after the trainee leaves, "Good form" would be a stale word.
         const li = document.createElement("li");
-        li.className = v.current !== "none" ? "good" : "muted";
-        li.textContent = v.current !== "none" ? "Good form — keep it up." : "Corrections appear here while you move.";
+        const watching = v.exercise !== "none" && v.body_visible && v.live !== false;
+        li.className = watching ? "good" : "muted";
+        li.textContent = watching ? "Good form — keep it up."
+          : (v.current !== "none" && !v.body_visible ? "Nobody in view: corrections resume when you are back in the picture."
+             : "Corrections appear here while you move.");
         list.appendChild(li);
         return;
       }
