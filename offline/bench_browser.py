@@ -10,19 +10,14 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
-from common.config import PROJECT_ROOT
+from offline import local_system
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -33,12 +28,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-backgrounding-occluded-windows"]
 # Chromium's file-backed fake camera plays an MJPEG file at 30 frames a second, looping.
 FAKE_CAMERA_FPS = 30.0
-ENDPOINTS = ("capture_ingest", "capture_preview", "broker_frontend", "broker_backend", "poses", "classified",
-             "coach", "audio", "health_in", "health_out")
 TAB_COUNTS = (1, 2, 4)
 GOALS = {"fps_answered_1_tab": 27.0, "latency_p95_ms_1_tab": 100.0}
 WARMUP_S = 6.0       # tabs start, trackers lock on, the page settles its frame size
-START_TIMEOUT_S = 120
 
 
 def write_fake_camera(clip: Path, out: Path, max_side: int = 640, fps: float = FAKE_CAMERA_FPS,
@@ -74,68 +66,6 @@ def write_fake_camera(clip: Path, out: Path, max_side: int = 640, fps: float = F
         for k in range(count):
             f.write(frames[min(len(frames) - 1, int(k * src_fps / fps))])
     return lead_in + count
-
-
-def _free_port() -> int:
-    # Below Linux's ephemeral range: no outgoing connection of the starting services can take it first.
-    for _ in range(200):
-        port = random.randint(20000, 32000)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port between 20000 and 32000")
-
-
-def _get_json(url: str):
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return json.loads(r.read())
-
-
-class System:
-    """`fitness-trainer up` on private ports, its history and logs in a temporary folder."""
-
-    def __init__(self, folder: Path, pose_workers: int | None):
-        self.folder = folder
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "FT_DB_PATH": str(folder / "workouts.sqlite3"),
-               "FT_SPEECH_CACHE_DIR": str(folder / "speech"), "FT_SPEAK_LOCALLY": "0",
-               "FT_LOG_DIR": str(folder / "logs")}
-        for name in ENDPOINTS:
-            env["FT_" + name.upper()] = f"tcp://127.0.0.1:{_free_port()}"
-        argv = [sys.executable, "-m", "launcher.cli", "up", "--port", str(self.port)]
-        if pose_workers:
-            argv += ["--pose-workers", str(pose_workers)]
-        self.log = (folder / "up.log").open("w")
-        self.proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-
-    def wait_ready(self) -> None:
-        deadline = time.time() + START_TIMEOUT_S
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"fitness-trainer up exited; see {self.folder / 'up.log'}")
-            try:
-                health = _get_json(self.url + "/api/health")
-                names = {s["service"] for s in health["services"]}
-                if health["all_alive"] and {"capture", "pose", "classifier", "coach", "ui"} <= names:
-                    return
-            except OSError:
-                pass
-            time.sleep(1.0)
-        raise RuntimeError(f"the system did not come up in {START_TIMEOUT_S} s")
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)   # the group this bench started, nothing else
-            self.proc.wait(10)
-        self.log.close()
 
 
 def tab_figures(before: dict, after: dict, seconds: float) -> dict:
@@ -245,7 +175,7 @@ def run(clip: Path, tab_counts=TAB_COUNTS, seconds: float = 20.0, pose_workers: 
         folder = Path(tmp)
         camera = folder / "camera.mjpeg"
         write_fake_camera(clip, camera)
-        system = System(folder, pose_workers)
+        system = local_system.System(folder, pose_workers)
         manager = sync_playwright().start()
         try:
             system.wait_ready()

@@ -8,7 +8,7 @@ import zmq.auth
 from common import bus
 from common.config import Settings
 from common.messages import Cue
-from tests.net import free_port
+from offline.local_system import free_port
 
 
 def receive_within(sock, pub, msg, seconds=3.0):

@@ -2,24 +2,15 @@
 
 Slow (the whole pipeline runs: capture, broker, pose workers, classifier, coach, speech, UI); marked browser.
 """
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
-from common.config import PROJECT_ROOT, Settings
-from tests.net import free_port
+from common.config import Settings
+from offline.local_system import System, get_json
 
 pytestmark = pytest.mark.browser
 
-ENDPOINTS = ("capture_ingest", "capture_preview", "broker_frontend", "broker_backend", "poses", "classified",
-             "coach", "audio", "health_in", "health_out")
-START_TIMEOUT_S = 120
 COUNT_TIMEOUT_S = 150
 
 
@@ -31,48 +22,18 @@ def clip_seconds(clip) -> float:
     return seconds
 
 
-def get_json(url: str):
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return json.loads(r.read())
-
-
 @pytest.fixture(scope="module")
 def system(tmp_path_factory):
     """One running system for the tests of this module (starting it costs half a minute on 2 cores)."""
-    tmp_path = tmp_path_factory.mktemp("system")
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "FT_DB_PATH": str(tmp_path / "workouts.sqlite3"),
-           "FT_SPEECH_CACHE_DIR": str(tmp_path / "speech"), "FT_SPEAK_LOCALLY": "0", "FT_LOG_LEVEL": "INFO"}
-    for name in ENDPOINTS:  # private ports: other test runs on this machine must not cross wires with ours
-        env["FT_" + name.upper()] = f"tcp://127.0.0.1:{free_port()}"
-    log = (tmp_path / "up.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "launcher.cli", "up", "--port", str(port)], cwd=PROJECT_ROOT,
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    running = System(tmp_path_factory.mktemp("system"), env={"FT_LOG_LEVEL": "INFO"})
     try:
-        deadline = time.time() + START_TIMEOUT_S
-        health = None
-        while time.time() < deadline:
-            assert proc.poll() is None, f"fitness-trainer up exited: {(tmp_path / 'up.log').read_text()[-3000:]}"
-            try:
-                health = get_json(url + "/api/health")
-                names = {s["service"] for s in health["services"]}
-                if health["all_alive"] and {"capture", "pose", "classifier", "coach", "ui"} <= names:
-                    break
-            except OSError:
-                pass
-            time.sleep(1.0)
-        else:
-            pytest.fail(f"the system did not come up in {START_TIMEOUT_S} s; last health: {health}")
-        yield url, Settings(db_path=env["FT_DB_PATH"])
-    finally:
-        proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the group we started, nothing else
-            proc.wait(10)
-        log.close()
+            running.wait_ready()
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
+        yield running.url, Settings(db_path=running.db_path)
+    finally:
+        running.stop()
 
 
 def test_browser_camera_is_counted_live_and_saved(system, launch_browser, squat_clip, artifacts):
