@@ -24,7 +24,8 @@ logger = logging.getLogger(__name__)
 SEED = 20251125
 # --quick: the same pipeline with tiny models and samples, for smoke tests (minutes -> seconds).
 QUICK = {"compare_per_class": 60, "xgb_params": {**train_models.XGB_PARAMS, "n_estimators": 15},
-         "knn_per_class": 100, "aug_copies": 0, "rounds": 10, "window_clips_per_class": 3}
+         "knn_per_class": 100, "aug_copies": 0, "rounds": 10, "window_clips_per_class": 3,
+         "window_xgb_params": {**train_window.SKLEARN_PARAMS, "n_estimators": 10}}
 
 
 class _Progress:
@@ -119,9 +120,9 @@ def train(data_dir: str | Path, models_dir: str | Path, report_dir: str | Path |
         bar.stage("comparing level-1 models (windows)")
         rng = np.random.default_rng(seed)
         pick1 = train_models.balanced_sample(yw, sizes["compare_per_class"], rng)
-        level1_comparison = train_models.compare(np.nan_to_num(Xw[pick1]), yw[pick1], groups[pick1],
-                                                 np.nan_to_num(Xh), yh, seed, n_jobs, progress=bar,
-                                                 xgb_params=sizes["xgb_params"])
+        level1_comparison = train_models.compare(
+            np.nan_to_num(Xw[pick1]), yw[pick1], groups[pick1], np.nan_to_num(Xh), yh, seed, n_jobs, progress=bar,
+            xgb_params=sizes.get("window_xgb_params", train_window.SKLEARN_PARAMS))
 
         bar.stage("augmenting frames (level 2)")
         rows = train_data.build_training_rows(train_sets, seed)

@@ -29,6 +29,10 @@ AUG_COPIES = 3           # augmented replays of each clip besides the plain one
 PARAMS = dict(objective="multi:softprob", num_class=len(CLASSES), max_depth=4, eta=0.1, subsample=0.8,
               colsample_bytree=0.7, min_child_weight=2, seed=SEED, eval_metric="mlogloss")
 ROUNDS = 150
+# The same model for scikit-learn's interface: what the training report's comparison scores.
+SKLEARN_PARAMS = dict(n_estimators=ROUNDS, max_depth=PARAMS["max_depth"], learning_rate=PARAMS["eta"],
+                      subsample=PARAMS["subsample"], colsample_bytree=PARAMS["colsample_bytree"],
+                      min_child_weight=PARAMS["min_child_weight"], tree_method="hist")
 MOVING, STILL = 0.6, 0.3  # the clip's signal swings >= MOVING x its minimum rep swing: exercising; < STILL: still
 
 
