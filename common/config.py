@@ -64,10 +64,10 @@ class Settings:
     pose_workers: int = _setting(2, "Pose worker processes started by `fitness-trainer up`")
     pose_sessions_per_worker: int = _setting(16, "Pose trackers a worker keeps (one per session, least "
                                                  "recently used evicted)")
-    person_probe_frames: int = _setting(0, "Every this many frames (30: once a second) a pose worker looks for a "
-                                           "second person (the tracked one masked out) and moves to them if they "
-                                           "exercise while the tracked one stands by; 0 = never (the default: "
-                                           "it would also leave a trainee holding a plank for someone walking by)")
+    person_probe_frames: int = _setting(30, "Every this many frames (30: once a second) a pose worker looks for a "
+                                            "second person (the tracked one masked out) and moves to them if they "
+                                            "move through an exercise while the tracked one stands by (never away "
+                                            "from someone on the floor: a plank is still); 0 = never")
     offline_window: int = _setting(8, "Offline frames per session in flight between capture and workers")
     worker_timeout_s: float = _setting(3.0, "A worker silent this long is presumed dead; its frame is re-queued")
     # --- classifier ----------------------------------------------------------------------------

@@ -178,3 +178,19 @@ def test_real_clip_the_estimator_moves_from_the_instructor_to_the_trainee(clips_
     finally:
         off.close()
     assert np.nanmean(plain.landmarks[-10:, [23, 24], 0]) < 0.4
+
+
+def test_a_still_trainee_on_the_floor_is_never_left_for_someone_moving():
+    """Holding a plank is exercising: a person walking by (moving a lot) does not take the tracker."""
+    scene = Scene(a_moves=False, b_moves=True)
+    selector = PersonSelector(scene.detect, SelectorConfig(probe_frames=10, early_probe_frames=10))
+    planking = person(0.1)
+    planking[[11, 12], :2] = (0.12, 0.5)      # shoulders and hips level: a body along the floor
+    planking[[23, 24], :2] = (0.28, 0.52)
+    switched = False
+    for t in range(300):
+        scene.t = t
+        image = scene.image()
+        selector.tracker_input(image)
+        switched |= selector.observe(image, planking)
+    assert not switched and selector.switches == 0

@@ -74,9 +74,14 @@ class _Person:
     box: np.ndarray
     last: tuple[int, np.ndarray] | None = None          # (frame, key joints in pixels)
     rates: deque = field(default_factory=lambda: deque(maxlen=3))
+    lying: bool = False                                  # torso nearer horizontal than vertical (floor work)
 
     def see(self, frame: int, landmarks: np.ndarray, width: int, height: int, fps: float) -> None:
         self.box = bounding_box(landmarks, width, height)
+        shoulders = landmarks[[11, 12], :2].mean(axis=0) * (width, height)
+        hips = landmarks[[23, 24], :2].mean(axis=0) * (width, height)
+        dx, dy = np.abs(shoulders - hips)
+        self.lying = bool(np.isfinite(dx) and dx > dy)
         joints = landmarks[MOVING_JOINTS, :2] * (width, height)
         body_height = max(1.0, self.box[3] - self.box[1])
         if self.last is not None and frame > self.last[0]:
@@ -167,6 +172,8 @@ class PersonSelector:
             return False
         if theirs < c.min_motion or theirs < c.switch_ratio * mine or mine > c.still_motion:
             return False
+        if self.tracked.lying:
+            return False   # a still body on the floor is holding a plank (or resting between sets): still theirs
         if self.other.height < c.min_size * self.tracked.height:
             return False
         logger.info("switching to the person who moves (%.2f vs %.2f body heights/s)", theirs, mine)
