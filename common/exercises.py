@@ -160,9 +160,11 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         "plank", "Plank", "plank", "planks", "#1aa3c4",
         "Side view, head to heels in view.", "side",
         required_joints=("shoulder", "hip"), hold=True,
-        # Long from shoulders to knees and feet (on all fours or sitting back, the hips fold to ~90 deg). Seen
-        # head-on these cannot be measured: no verdict then.
-        hold_posture=(Condition("hip_fold_deg", low=130.0), Condition("body_line_deg", low=115.0)),
+        # Long and low: the trunk far from upright (kneeling up is not a plank) and long from shoulders to knees
+        # and feet (on all fours or sitting back, the hips fold to ~90 deg). Seen head-on these cannot be
+        # measured: no verdict then.
+        hold_posture=(Condition("trunk_rise_deg", high=60.0), Condition("hip_fold_deg", low=130.0),
+                      Condition("body_line_deg", low=115.0)),
         rules=(
             # Hip above (+) or below (-) the shoulder-ankle line, in shares of it (correct planks: ~0.09).
             FormRule("hips_not_too_high", ANY, POSTURE, "Lower your hips into a straight line",

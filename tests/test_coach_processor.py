@@ -167,6 +167,11 @@ def test_a_plank_is_timed_from_when_the_body_took_the_posture_not_from_when_it_w
     processor = CoachProcessor(store, Settings())
     out = run(processor, Stream("fours").frames(int(6 * FPS), "plank", "", on_all_fours).end())
     assert out[-1].summary["totals"].get("plank", {}).get("hold_seconds", 0.0) == 0.0
+    # Kneeling up, hips and knees straight from shoulders to knees: long, but upright, not a plank.
+    kneeling_up = side_pose(shin=90.0, thigh=0.0, torso=0.0, upper_arm=180.0, forearm=180.0).tobytes()
+    processor = CoachProcessor(store, Settings())
+    out = run(processor, Stream("kneel").frames(int(6 * FPS), "plank", "", kneeling_up).end())
+    assert out[-1].summary["totals"].get("plank", {}).get("hold_seconds", 0.0) == 0.0
 
 
 def test_restart_resumes_the_session_from_the_store(store):

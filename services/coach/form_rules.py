@@ -95,6 +95,17 @@ def torso_incline_deg(body: Body) -> float | None:
     return body.torso_incline(side)
 
 
+def trunk_rise_deg(body: Body) -> float | None:
+    """Hips-to-shoulders line above the horizontal (0 lying, 90 upright); None seen head-on, where the torso is
+    foreshortened (shoulders wider than the torso is long) and looks upright whatever it does."""
+    if not body.any_side_seen(("shoulder", "hip")):
+        return None
+    torso = body.torso_length()
+    if torso < 1e-6 or body.shoulder_width() > torso:
+        return None
+    return body.torso_incline()
+
+
 def front_knee_deg(body: Body) -> float | None:
     return body.angle(_front_leg(body), "hip", "knee", "ankle") if _both_legs_seen(body) else None
 
@@ -156,7 +167,7 @@ def near_elbow_deg(body: Body) -> float | None:
 
 
 MEASURES: dict[str, Callable[[Body], float | None]] = {f.__name__: f for f in (
-    elbow_angle_min, feet_spread, wrists_above_nose, neck_lift_deg, torso_incline_deg, front_knee_deg,
+    elbow_angle_min, feet_spread, wrists_above_nose, neck_lift_deg, torso_incline_deg, trunk_rise_deg, front_knee_deg,
     back_knee_deg, front_knee_past_toe, near_knee_past_toe, hip_offset, head_down_deg, body_line_deg,
     hip_fold_deg, near_elbow_deg)}
 
