@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from common.exercises import CATALOGUE, RepSignal
-from services.coach.exercise_tracker import CREDIT_LAG_S, ExerciseTracker
+from services.coach.exercise_tracker import CREDIT_LAG_S, ExerciseCounter, ExerciseTracker
 from services.coach.movement_counter import MovementCounter
 
 KNEE = RepSignal((("knee_angle", 1.0, 1.0),), start_high=True, prior_range=80.0, min_swing=30.0, min_rep_s=0.3,
@@ -97,6 +97,29 @@ def test_a_rep_cut_by_the_stream_end_counts_only_when_nearly_back():
     assert len(count(KNEE, t, v, stop=end_of_second_bottom + 25)) == 2     # ~95 % of the way up
 
 
+def test_a_trainee_who_stands_up_in_the_last_frames_is_counted_when_the_stream_ends():
+    t = np.arange(0, 4, 1 / 30)
+    v = np.r_[[170.0] * 30, np.linspace(170, 90, 30), [90.0] * 57, [150.0, 165.0, 168.0]]
+    counter = MovementCounter(KNEE)
+    assert [r for ti, vi in zip(t, v) if counter.update(float(ti), float(vi))] == []   # the median lags
+    assert counter.finish() is not None and counter.count == 1
+    glitch = MovementCounter(KNEE)                    # one wild last frame is not a trainee standing up
+    for ti, vi in zip(t, np.r_[v[:-3], [90.0, 90.0, 168.0]]):
+        glitch.update(float(ti), float(vi))
+    assert glitch.finish() is None and glitch.count == 0
+
+
+def test_a_start_level_that_never_comes_back_ends_each_rep_where_the_trainee_turns():
+    # Standing straight (170), then a step into a split stance: every rep from 135 down to 65 and back, the
+    # first one leaving 170, a level that never comes back. Each rep ends at the turn at its top.
+    t, v = reps_signal(5, top=135, bottom=65, rest=0.3)
+    t = np.r_[np.arange(30) / 30, 1.0 + t]
+    v = np.r_[[170.0] * 30, v]
+    reps = count(KNEE, t, v)
+    assert len(reps) == 5
+    assert all(60 <= r.range_of_motion <= 80 for r in reps)   # the trainee's range, not the old level's
+
+
 def test_jitter_at_a_band_edge_is_not_counted():
     t = np.arange(0, 20, 1 / 30)
     level = 170 - 0.4 * 80                          # right at the band a rep must cross
@@ -178,6 +201,17 @@ def test_a_switch_of_exercise_does_not_count_one_movement_twice():
         reps += tracker.update(t, m, "squat" if t < 8 else "lunge")   # recognition changes its mind mid-set
     total = tracker.counts["squat"] + tracker.counts["lunge"]
     assert total == 6 and len(reps) == 6
+
+
+@pytest.mark.parametrize("trunk_rise, expected", [(8.0, 4), (70.0, 4), (None, 4), (89.0, 0)])
+def test_push_ups_need_a_leaning_body_not_an_upright_one(trunk_rise, expected):
+    # Floor (8 deg from lying), against a wall (70), head-on (trunk not measurable) - or standing upright and
+    # bending the elbows: talking with the hands, curls.
+    counter = ExerciseCounter(CATALOGUE["push_up"])
+    t, v = reps_signal(4, top=170, bottom=80)
+    reps = [r for ti, vi in zip(t, v)
+            if (r := counter.update(float(ti), {"elbow_angle": float(vi), "trunk_rise": trunk_rise}))]
+    assert len(reps) == expected
 
 
 def test_given_exercise_counts_from_the_first_frame_and_flush_credits_a_short_stream():

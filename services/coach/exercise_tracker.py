@@ -52,9 +52,15 @@ class ExerciseCounter:
         self._history.append((t, {m: measures.get(m) for m in self._tracked}))
         while self._history[0][0] < t - self._horizon:
             self._history.popleft()
+        return self._judge([counter.update(t, signal_value(counter.signal, measures)) for counter in self.counters])
+
+    def finish(self) -> Rep | None:
+        """The stream ends: a rep its last frames complete (see MovementCounter.finish)."""
+        return self._judge([counter.finish() for counter in self.counters])
+
+    def _judge(self, reps: list[Rep | None]) -> Rep | None:
         done = None
-        for counter in self.counters:
-            rep = counter.update(t, signal_value(counter.signal, measures))
+        for rep in reps:
             # The other signals of the same movement complete a moment apart: one movement, one rep.
             if rep is not None and rep.started_at >= self._last_end - OVERLAP_S and done is None:
                 done = rep
@@ -84,6 +90,8 @@ def _passes(gate: RepGate, values: list[float], frames: int) -> bool:
     if gate.min_swing is not None and high - low < gate.min_swing:
         return False
     if gate.max_swing is not None and high - low > gate.max_swing:
+        return False
+    if gate.ceiling is not None and low > gate.ceiling:
         return False
     return gate.floor is None or low >= gate.floor
 
@@ -125,6 +133,10 @@ class ExerciseTracker:
     def flush(self, exercise: str) -> list[CountedRep]:
         """End of a stream: the reps still pending for `exercise` (the one most likely done, when recognition had
         no time to settle: a recording of one rep) are credited; everything else pending is forgotten."""
+        for name, counter in self.counters.items():
+            rep = counter.finish()
+            if rep is not None:
+                self.pending[name].append(rep)
         out = self._credit(exercise) if exercise in self.pending else []
         for queue in self.pending.values():
             queue.clear()

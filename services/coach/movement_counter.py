@@ -27,6 +27,9 @@ CALIBRATION_REPS = 4  # the calibrated range is the median of this many recent r
 # max(BIG_SWING x the range, BIG_SWING_SHARE x the swing): the level it left may never come back.
 BIG_SWING = 1.3
 BIG_SWING_SHARE = 0.80
+# A swing whose start level never comes back (a camera that moves, a stance that changed mid-rep) still ends where
+# the trainee turns: once the signal has risen UP_SHARE of the calibrated range from the far end and then fallen
+# back by the band that starts a rep, the rep is over at that turning point and the next one has begun.
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class MovementCounter:
         self._low_t = 0.0
         self._left_top = 0.0             # the start level the current swing left
         self._left_t = 0.0
+        self._peak: float | None = None  # highest point since the far end of the current swing
+        self._peak_t = 0.0
         self._window.clear()
 
     @property
@@ -128,16 +133,40 @@ class MovementCounter:
     def _in_swing(self, t: float, s: float) -> Rep | None:
         if s < self._low:
             self._low, self._low_t = s, t
+            self._peak = None
         if t - self._left_t > self.signal.max_rep_s:
             # Too long away to be a rep (sat down, walked off): start over from where the trainee is now.
             self._restart_at(t, s)
             return None
         if s - self._low >= self._up_threshold():
             return self._complete(t, s, started=self._left_t)
+        if self._peak is None or s > self._peak:
+            self._peak, self._peak_t = s, t
+        if (self._peak - self._low >= max(self.signal.min_swing, UP_SHARE * self.calibrated_range)
+                and self._peak - s >= self._down_threshold()):
+            # Turned back down well short of the old start level: that level is gone. The rep ended at the turn;
+            # the trainee is already on the way down into the next one.
+            peak, peak_t, started = self._peak, self._peak_t, self._left_t
+            rep = self._complete(peak_t, peak, started=started, turned=True)
+            self.phase = "end"
+            self._left_top, self._left_t = peak, peak_t
+            self._low, self._low_t = s, t
+            self._peak = None
+            return rep
         return None
 
-    def _complete(self, t: float, s: float, started: float, opened: bool = False) -> Rep | None:
-        rom = max(self._left_top, s) - self._low
+    def finish(self) -> Rep | None:
+        """The stream ends: a swing whose last frames are back past the band completes (the running median lags a
+        trainee who stands up in the last few frames). Judged on the two last raw values, so one glitch never does."""
+        if self.phase != "end" or len(self._window) < 2 or self._last_t is None:
+            return None
+        last = min(v for _, v in list(self._window)[-2:])
+        if last - self._low >= self._up_threshold():
+            return self._complete(self._last_t, last, started=self._left_t)
+        return None
+
+    def _complete(self, t: float, s: float, started: float, opened: bool = False, turned: bool = False) -> Rep | None:
+        rom = (s if turned else max(self._left_top, s)) - self._low
         duration = t - started
         self._restart_at(t, s)
         if rom < self.signal.min_swing or duration > self.signal.max_rep_s or (
@@ -150,6 +179,7 @@ class MovementCounter:
     def _restart_at(self, t: float, s: float) -> None:
         """Back in the start phase, from this point: the level the last swing left is history."""
         self.phase = "start"
+        self._peak = None
         self._recent.clear()
         self._top, self._top_t = self._window_max(t, s)
 
