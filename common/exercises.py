@@ -63,12 +63,13 @@ class FormRule:
 @dataclass(frozen=True)
 class RepGate:
     """Over a rep, a rep-signal measure must swing at least `min_swing` and at most `max_swing`, and/or never go
-    below `floor` (judged on its 10th and 90th percentiles over the rep)."""
+    below `floor`, and/or get below `ceiling` (judged on its 10th and 90th percentiles over the rep)."""
 
     measure: str
     min_swing: float | None = None
     max_swing: float | None = None
     floor: float | None = None
+    ceiling: float | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,9 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         signals=(RepSignal((("elbow_angle", 1.0, 1.0),), start_high=True, prior_range=90.0, min_swing=30.0,
                            min_rep_s=0.4, max_rep_s=10.0),),
         range_measure="elbow_angle",
+        # The body leans into it: the trunk under 80 deg from lying during the rep (floor push-ups: 0-30, on a step
+        # ~25, against a wall 63-67). Standing upright (talking with the hands, curls) bends the elbows too.
+        rep_gates=(RepGate("trunk_rise", ceiling=80.0),),
         rules=(
             # Shoulder-hip-ankle angle (labelled correct ones: >= 168); sagging shows on part of a rep only.
             FormRule("body_straight", ANY, POSTURE, "Keep your body in a straight line",

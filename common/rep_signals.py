@@ -135,8 +135,18 @@ def torso_incline(f: Frame) -> float | None:
     return math.degrees(math.atan2(abs(dy), abs(dx) + 1e-9))
 
 
+def trunk_rise(f: Frame) -> float | None:
+    """torso_incline where it can be trusted: None seen head-on, where the torso is foreshortened (the shoulders
+    wider apart than the torso is long) and looks upright whatever it does."""
+    incline = torso_incline(f)
+    if incline is None or not f.inside(11, 12, 23, 24):
+        return None
+    torso = math.hypot((f.x[11] + f.x[12] - f.x[23] - f.x[24]) / 2, (f.y[11] + f.y[12] - f.y[23] - f.y[24]) / 2)
+    return None if torso <= 1e-9 or f.dist(11, 12) > torso else incline
+
+
 MEASURES: dict[str, Callable[[Frame], float | None]] = {m.__name__: m for m in (
-    knee_angle, hip_height, elbow_angle, arm_elevation, head_curl, trunk_bend, torso_incline)}
+    knee_angle, hip_height, elbow_angle, arm_elevation, head_curl, trunk_bend, torso_incline, trunk_rise)}
 # The measures some exercise's signal or rep gate uses, each computed once a frame.
 USED = sorted({name for e in CATALOGUE.values() for sig in e.signals for name, _, _ in sig.measures}
               | {gate.measure for e in CATALOGUE.values() for gate in e.rep_gates})
