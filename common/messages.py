@@ -108,7 +108,7 @@ class Classification(PoseResult):
     exercise_conf: float = 0.0
     phase: str = ""            # "start" / "end" (voted, with hysteresis) or "" when unknown
     phase_conf: float = 0.0
-    raw_exercise: str = "none"  # this frame's level-1 answer before voting
+    raw_exercise: str = "none"  # level 1's latest window answer, before voting
 
     @classmethod
     def of(cls, pose: PoseResult, **answer) -> "Classification":

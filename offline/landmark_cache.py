@@ -14,7 +14,7 @@ from services.pose.estimator import PoseEstimator, decode_jpeg, lighting
 
 
 DEFAULT_CACHE = PROJECT_ROOT / ".cache" / "landmarks"
-CACHE_VERSION = 1
+CACHE_VERSION = 2   # 2: the person probing of live pose workers (Settings.person_probe_frames)
 
 
 @dataclass
@@ -58,7 +58,8 @@ def extract(path: str | Path, max_side: int = 640, quality: int = 80, estimator:
     except SourceError as exc:
         raise ValueError(str(exc)) from None
     own = estimator is None
-    estimator = estimator or PoseEstimator(max_sessions=1)
+    # Exactly what a live pose worker produces, person probing included (the trainee moving, not a bystander).
+    estimator = estimator or PoseEstimator(max_sessions=1, probe_frames=Settings.from_env().person_probe_frames)
     session = f"cache:{path}"
     marks, dark, bright = [], [], []
     width = height = 0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from services.classifier.motion_window import WindowBuffer
+from services.classifier.motion_window import FEATURE_NAMES, WindowBuffer
 
 MODEL_FILE = "window_xgboost.json"
 METADATA_FILE = "window_metadata.json"
@@ -93,7 +93,11 @@ def load_model(model_dir: str | Path):
     """(booster, metadata) of the window model; one per process, shared by every session's recogniser."""
     import xgboost as xgb
     model_dir = Path(model_dir)
+    meta = json.loads((model_dir / METADATA_FILE).read_text())
+    if list(meta.get("features", [])) != FEATURE_NAMES:
+        raise ValueError(f"{model_dir / METADATA_FILE}: the window model was trained on other features than this "
+                         f"code computes; rebuild it with `fitness-trainer train`")
     booster = xgb.Booster()
     booster.load_model(str(model_dir / MODEL_FILE))
     booster.set_param({"nthread": 1})   # one window is far too small to share out
-    return booster, json.loads((model_dir / METADATA_FILE).read_text())
+    return booster, meta
