@@ -1,4 +1,5 @@
 """The committed models through the cascade and the session classifier, on synthetic but realistic poses."""
+import json
 import shutil
 
 import numpy as np
@@ -8,6 +9,7 @@ from common.config import PROJECT_ROOT
 from common.exercises import NONE
 from common.features import features
 from services.classifier.cascade import LEVEL1_FILE, LEVEL2_FILE, METADATA_FILE, Cascade, ModelMissing
+from services.classifier.recognizer import METADATA_FILE as WINDOW_METADATA_FILE
 from services.classifier.session import SessionClassifier
 from tests.test_phase_labels import ASPECT, front_pose, side_pose, squat_at
 from offline.phase_labels import count_cycles
@@ -69,15 +71,28 @@ def test_metadata_describes_the_models(cascade):
     assert total < 5 * 1024 * 1024
 
 
-@pytest.mark.parametrize("missing", [LEVEL1_FILE, LEVEL2_FILE, METADATA_FILE])
+MODEL_FILES = [LEVEL1_FILE, WINDOW_METADATA_FILE, LEVEL2_FILE, METADATA_FILE]
+
+
+@pytest.mark.parametrize("missing", MODEL_FILES)
 def test_a_missing_model_file_is_named_with_the_fix(tmp_path, missing):
-    for name in (LEVEL1_FILE, LEVEL2_FILE, METADATA_FILE):
+    for name in MODEL_FILES:
         if name != missing:
             shutil.copy(MODELS / name, tmp_path / name)
     with pytest.raises(ModelMissing) as err:
         Cascade.load(tmp_path)
     assert missing in str(err.value) and "fitness-trainer train" in str(err.value)
     assert isinstance(err.value, FileNotFoundError)   # what the classifier runner reports and exits on
+
+
+def test_a_window_model_built_on_other_features_is_refused_with_the_fix(tmp_path):
+    for name in MODEL_FILES:
+        shutil.copy(MODELS / name, tmp_path / name)
+    meta = json.loads((tmp_path / WINDOW_METADATA_FILE).read_text())
+    meta["features"] = meta["features"][:-3]          # code that computes columns this model never saw
+    (tmp_path / WINDOW_METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="fitness-trainer train"):
+        Cascade.load(tmp_path)
 
 
 def squat_frames(reps: int, fps: float = 30.0, rest: float = 1.0):

@@ -101,9 +101,10 @@ class Cascade:
 
     @classmethod
     def load(cls, models_dir: str | Path) -> "Cascade":
+        from services.classifier.recognizer import METADATA_FILE as WINDOW_METADATA_FILE
         from services.classifier.recognizer import load_model
         models_dir = Path(models_dir)
-        for name in (METADATA_FILE, LEVEL1_FILE, LEVEL2_FILE):
+        for name in (METADATA_FILE, LEVEL1_FILE, WINDOW_METADATA_FILE, LEVEL2_FILE):
             if not (models_dir / name).is_file():
                 raise ModelMissing(f"model file {models_dir / name} is missing; build the models with "
                                    f"`fitness-trainer train`")
