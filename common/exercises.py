@@ -62,14 +62,39 @@ class FormRule:
 
 @dataclass(frozen=True)
 class RepGate:
-    """Over a rep, a rep-signal measure must swing at least `min_swing` and at most `max_swing`, and/or never go
-    below `floor`, and/or get below `ceiling` (judged on its 10th and 90th percentiles over the rep)."""
+    """Over a rep (or a window of motion), a body measure of common/rep_signals must swing at least `min_swing`
+    and at most `max_swing`, and/or never go below `floor`, and/or get below `ceiling`, and/or get up to `reach`
+    (judged on its 10th and 90th percentiles: a glitching frame or two never decides)."""
 
     measure: str
     min_swing: float | None = None
     max_swing: float | None = None
     floor: float | None = None
     ceiling: float | None = None
+    reach: float | None = None
+
+    def passes(self, values: list[float], frames: int) -> bool:
+        """`values`: the measure where it was seen, of `frames` frames. Seen on less than half of them (a close-up
+        cuts the legs): no verdict, it passes."""
+        if len(values) < max(3, frames // 2):
+            return True
+        ordered = sorted(values)
+        low, high = ordered[len(ordered) // 10], ordered[-1 - len(ordered) // 10]
+        if self.min_swing is not None and high - low < self.min_swing:
+            return False
+        if self.max_swing is not None and high - low > self.max_swing:
+            return False
+        if self.ceiling is not None and low > self.ceiling:
+            return False
+        if self.reach is not None and high < self.reach:
+            return False
+        return self.floor is None or low >= self.floor
+
+
+# Squats, lunges and jumping jacks are done on the feet: somewhere in a window the hips are well above the lower
+# ankle (over reps, the 90th percentile of hip_height: squats >= 93 in 95 % of them, lunges >= 105, jumping jacks
+# >= 135 % of the torso). Sitting up on the floor (a sit-up's top) keeps them near the feet.
+STANDING = RepGate("hip_height", reach=60.0)
 
 
 @dataclass(frozen=True)
@@ -90,6 +115,9 @@ class Exercise:
     # What every rep of it does, whatever the view (rep_signals measures over the rep; unseen: no verdict): a rep
     # that does not is another movement the same joints make (high knees bend the knees but keep the hips up).
     rep_gates: tuple[RepGate, ...] = ()
+    # What every window of motion of this exercise shows, whatever the camera (judged like a rep gate over the
+    # recogniser's window): an answer of the window model that breaks one is not taken.
+    window_posture: tuple[RepGate, ...] = ()
     # A hold (plank) is timed only while none of these fails (form_rules measures on the frame; a measure the view
     # does not show gives no verdict): a plank, not kneeling on all fours.
     hold_posture: tuple[Condition, ...] = ()
@@ -110,6 +138,7 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         # The legs jump out and in with nearly straight knees, the feet close to the floor (hips move < 110 % of the
         # torso over a rep; real jacks: 99th percentile 99): a star jump leaps, a burpee squats.
         rep_gates=(RepGate("knee_angle", floor=120.0), RepGate("hip_height", max_swing=110.0)),
+        window_posture=(STANDING,),
         rules=(
             FormRule("arms_straight", START, POSTURE, "Keep your arms straight",
                      (Condition("elbow_angle_min", low=120.0),)),          # 120-180 deg on the way down
@@ -145,10 +174,13 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         "lunge", "Lunges", "lunge", "lunges", "#e0474c",
         "Side view, whole body in view.", "side",
         required_joints=("hip", "knee"),
-        signals=(RepSignal(LEG_BLEND, start_high=True, prior_range=1.0, min_swing=0.4, min_rep_s=0.5,
+        # A lunge steps, sinks and rises: never under 0.9 s (the clips': 1.3-2.5 s). Running in place or high
+        # knees bend a knee and bob the hips every 0.7 s.
+        signals=(RepSignal(LEG_BLEND, start_high=True, prior_range=1.0, min_swing=0.4, min_rep_s=0.9,
                            max_rep_s=12.0),),
         range_measure="knee_angle",
         rep_gates=(RepGate("hip_height", min_swing=15.0),),   # the hips drop (in % of the torso)
+        window_posture=(STANDING,),
         rules=(
             FormRule("torso_upright", ANY, POSTURE, "Keep your torso upright",
                      (Condition("torso_incline_deg", low=65.0),)),       # at most 25 deg of forward lean
@@ -181,6 +213,7 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
                            max_rep_s=12.0),),
         range_measure="knee_angle",
         rep_gates=(RepGate("hip_height", min_swing=15.0),),   # the hips drop (in % of the torso)
+        window_posture=(STANDING,),
         rules=(
             FormRule("head_up", ANY, POSTURE, "Keep your head up",
                      (Condition("head_down_deg", high=45.0),)),          # ear->nose at most this far down
@@ -199,6 +232,7 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         # The body leans into it: the trunk under 80 deg from lying during the rep (floor push-ups: 0-30, on a step
         # ~25, against a wall 63-67). Standing upright (talking with the hands, curls) bends the elbows too.
         rep_gates=(RepGate("trunk_rise", ceiling=80.0),),
+        window_posture=(RepGate("trunk_rise", ceiling=80.0),),
         rules=(
             # Shoulder-hip-ankle angle (labelled correct ones: >= 168); sagging shows on part of a rep only.
             FormRule("body_straight", ANY, POSTURE, "Keep your body in a straight line",

@@ -149,7 +149,7 @@ MEASURES: dict[str, Callable[[Frame], float | None]] = {m.__name__: m for m in (
     knee_angle, hip_height, elbow_angle, arm_elevation, head_curl, trunk_bend, torso_incline, trunk_rise)}
 # The measures some exercise's signal or rep gate uses, each computed once a frame.
 USED = sorted({name for e in CATALOGUE.values() for sig in e.signals for name, _, _ in sig.measures}
-              | {gate.measure for e in CATALOGUE.values() for gate in e.rep_gates})
+              | {gate.measure for e in CATALOGUE.values() for gate in (*e.rep_gates, *e.window_posture)})
 
 
 def measure_all(landmarks, aspect: float) -> dict[str, float | None]:

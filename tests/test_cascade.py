@@ -11,7 +11,7 @@ from common.features import features
 from services.classifier.cascade import LEVEL1_FILE, LEVEL2_FILE, METADATA_FILE, Cascade, ModelMissing
 from services.classifier.recognizer import METADATA_FILE as WINDOW_METADATA_FILE
 from services.classifier.session import SessionClassifier
-from tests.test_phase_labels import ASPECT, front_pose, side_pose, squat_at
+from tests.test_phase_labels import ASPECT, front_pose, side_pose, squat_at, squat_sequence
 from offline.phase_labels import count_cycles
 
 MODELS = PROJECT_ROOT / "models"
@@ -139,3 +139,24 @@ def test_a_still_plank_is_recognised_and_has_no_phase(cascade):
     out = [session.classify(plank + rng.normal(0, 0.002, plank.shape).astype(np.float32) * [1, 1, 0, 0], ASPECT,
                             i / 30) for i in range(120)][-1]
     assert out.exercise == "plank" and out.phase == ""
+
+
+def test_a_window_rules_out_what_the_body_cannot_be_doing():
+    # Sit-ups on the floor (hips level with the feet, the trunk rising and falling) cannot be squats, lunges or
+    # jumping jacks, whatever the window model says; squats keep every exercise a standing body can do.
+    from services.classifier.recognizer import WindowRecognizer
+    situps = WindowRecognizer.load(MODELS)
+    for i in range(75):
+        lean = 225 + 35 * np.cos(2 * np.pi * i / 36)
+        pose = side_pose(torso=lean, thighs=(135, 135), shins=(40, 40), arms=(150, 150), forearms=(60, 60))
+        situps.buffer.push(i / 30, pose, ASPECT)
+    uniform = np.full(len(situps.classes), 1 / len(situps.classes))
+    p = dict(zip(situps.classes, situps.rule_out_postures(uniform)))
+    assert p["squat"] == p["lunge"] == p["jumping_jack"] == 0.0
+    assert p["crunch"] > 0 and sum(p.values()) == pytest.approx(1.0)
+    squats = WindowRecognizer.load(MODELS)
+    poses, _ = squat_sequence(reps=2, frames_per_rep=36)
+    for i, pose in enumerate(poses):
+        squats.buffer.push(i / 30, pose, ASPECT)
+    p = dict(zip(squats.classes, squats.rule_out_postures(uniform)))
+    assert p["squat"] > 0 and p["lunge"] > 0 and p["jumping_jack"] > 0

@@ -89,6 +89,17 @@ def test_a_rep_cut_by_the_stream_start_counts_if_it_rises_from_low_enough():
     assert len(count(KNEE, t, v, start=bottom + 22)) == 2     # opened 3/4 of the way up: that rise is too small
 
 
+def test_a_rep_the_stream_opened_in_has_no_lower_bound_on_its_length():
+    slow = RepSignal((("knee_angle", 1.0, 1.0),), start_high=True, prior_range=80.0, min_swing=30.0,
+                     min_rep_s=0.9, max_rep_s=12.0)
+    fps = 30
+    quick = np.r_[np.linspace(135, 80, int(0.3 * fps)), np.linspace(80, 170, int(0.4 * fps)), [170.0] * fps]
+    t = np.arange(len(quick)) / fps
+    assert len(count(slow, t, quick)) == 1        # walked in mid-way down: the rep began before the first frame
+    seen = np.r_[[135.0] * fps, quick]            # the same 0.7 s dip after a second at that level: too quick
+    assert count(slow, np.arange(len(seen)) / fps, seen) == []
+
+
 def test_a_rep_cut_by_the_stream_end_counts_only_when_nearly_back():
     t, v = reps_signal(2, rest=1.0)
     end_of_second_bottom = int((1.0 + 2.0 + 1.0 + 1.0) * 30)

@@ -188,6 +188,12 @@ class WindowBuffer:
         ts = [t for t, d in zip(self._t, self._d) if d is not None]
         return ts[0] if ts else None
 
+    def measure(self, name: str) -> tuple[list[float], int]:
+        """(the values of a rep-signal measure over the window where it was seen, frames with a person)."""
+        column = C[f"m_{name}"]
+        rows = [d for d in self._d if d is not None]
+        return [float(d[column]) for d in rows if d[column] == d[column]], len(rows)
+
     def features(self) -> np.ndarray | None:
         if self.pose_span() < MIN_SPAN_S:
             return None

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.exercises import CATALOGUE
 from services.classifier.motion_window import FEATURE_NAMES, WindowBuffer
 
 MODEL_FILE = "window_xgboost.json"
@@ -59,7 +60,7 @@ class WindowRecognizer:
             p[self.classes.index("none")] = 1.0   # the person left (or too little of them): nothing is going on
             self.window_start = None
         else:
-            p = self.predict(feats)
+            p = self.rule_out_postures(self.predict(feats))
             self.window_start = self.buffer.start()
         self.raw = p
         self.raw_label = self.classes[int(np.argmax(p))]
@@ -83,6 +84,21 @@ class WindowRecognizer:
                 self._low_since = None
         self.confidence = float(self.probs[self.classes.index(self.current)])
         return self.current, self.confidence
+
+    def rule_out_postures(self, p: np.ndarray) -> np.ndarray:
+        """The model's answer without the exercises this window's body cannot be doing (common/exercises.py:
+        window_posture: jumping jacks sitting on the floor, push-ups standing upright)."""
+        p = p.copy()
+        for i, name in enumerate(self.classes):
+            entry = CATALOGUE.get(name)
+            if entry is not None and not all(gate.passes(*self.buffer.measure(gate.measure))
+                                             for gate in entry.window_posture):
+                p[i] = 0.0
+        total = p.sum()
+        if total <= 1e-9:
+            p[self.classes.index("none")] = 1.0
+            return p
+        return p / total
 
     def _switch(self, t: float, name: str) -> None:
         self.current, self.switched_at = name, t

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, replace
 
-from common.exercises import CATALOGUE, COUNTED, Exercise, RepGate
+from common.exercises import CATALOGUE, COUNTED, Exercise
 from common.rep_signals import signal_value
 from services.coach.movement_counter import MovementCounter, Rep
 
@@ -69,7 +69,7 @@ class ExerciseCounter:
         self._last_end = done.ended_at
         frames = [v for ts, v in self._history if done.started_at <= ts <= done.ended_at]
         during = {m: [v[m] for v in frames if v[m] is not None] for m in self._tracked}
-        if not all(_passes(gate, during[gate.measure], len(frames)) for gate in self.gates):
+        if not all(gate.passes(during[gate.measure], len(frames)) for gate in self.gates):
             self.gated += 1
             return None
         angles = during.get(self.range_measure)
@@ -79,21 +79,6 @@ class ExerciseCounter:
     def lead(self) -> MovementCounter:
         """The counter showing the most movement (for the phase, the bands and the form rules)."""
         return max(self.counters, key=lambda c: (c.phase == "end", c.count))
-
-
-def _passes(gate: RepGate, values: list[float], frames: int) -> bool:
-    """Judged on the 10th and 90th percentiles: a glitching frame or two never decides."""
-    if len(values) < max(3, frames // 2):
-        return True   # seen on less than half the rep (a close-up cuts the legs): no verdict, the signal decides
-    ordered = sorted(values)
-    low, high = ordered[len(ordered) // 10], ordered[-1 - len(ordered) // 10]
-    if gate.min_swing is not None and high - low < gate.min_swing:
-        return False
-    if gate.max_swing is not None and high - low > gate.max_swing:
-        return False
-    if gate.ceiling is not None and low > gate.ceiling:
-        return False
-    return gate.floor is None or low >= gate.floor
 
 
 class ExerciseTracker:

@@ -20,6 +20,7 @@ SMOOTH_S = 0.15       # running median: one or two glitching BlazePose frames ne
 TOP_WINDOW_S = 3.0    # the start level is the highest point of the last this many seconds: a camera that drifts, or
                       # a trainee who settles into a lower stance, moves it within seconds; a rep's way down does
                       # not (the level it left is still in the window)
+UNSEEN_START_S = 0.3  # a swing that leaves the level of the stream's first this many seconds began before it
 GAP_RESET_S = 2.0     # without the signal this long (out of the picture, a cut) the position is unknown again
 CALIBRATION_REPS = 4  # the calibrated range is the median of this many recent reps, with the prior as one more
 # A swing far larger than this trainee's reps (more than BIG_SWING times the calibrated range: a start level
@@ -64,6 +65,8 @@ class MovementCounter:
         self._top_t = 0.0
         self._recent: deque[tuple[float, float]] = deque()   # (t, s), decreasing s: the window's running maximum
         self._first: float | None = None
+        self._first_t = 0.0
+        self._unseen_start = False       # the current swing left a level the stream opened on: its length unknown
         self._low: float | None = None   # lowest point: of the opening (phase ""), or of the current swing
         self._low_t = 0.0
         self._left_top = 0.0             # the start level the current swing left
@@ -108,7 +111,7 @@ class MovementCounter:
         self.value = self.sign * s
         if self._top is None:
             self._low = self._first = s
-            self._low_t = t
+            self._low_t = self._first_t = t
             self._top, self._top_t = self._window_max(t, s)
             return None
         if self.phase == "end":
@@ -125,6 +128,9 @@ class MovementCounter:
                 self._left_top = s
                 return self._complete(t, s, started=self._low_t, opened=True)
         if self._top - s >= self._down_threshold():
+            # Leaving the very level the stream opened on (a trainee who walks in mid-rep, a title card that
+            # fades onto one): the rep began before the first frame; no lower bound on its length either.
+            self._unseen_start = self.phase == "" and self._top_t - self._first_t <= UNSEEN_START_S
             self.phase = "end"
             self._left_top, self._left_t = self._top, self._top_t
             self._low, self._low_t = s, t
@@ -168,6 +174,7 @@ class MovementCounter:
     def _complete(self, t: float, s: float, started: float, opened: bool = False, turned: bool = False) -> Rep | None:
         rom = (s if turned else max(self._left_top, s)) - self._low
         duration = t - started
+        opened = opened or self._unseen_start
         self._restart_at(t, s)
         if rom < self.signal.min_swing or duration > self.signal.max_rep_s or (
                 not opened and duration < self.signal.min_rep_s):
@@ -180,6 +187,7 @@ class MovementCounter:
         """Back in the start phase, from this point: the level the last swing left is history."""
         self.phase = "start"
         self._peak = None
+        self._unseen_start = False
         self._recent.clear()
         self._top, self._top_t = self._window_max(t, s)
 
