@@ -93,8 +93,9 @@ def folds(labels: list, k: int = FOLDS, seed: int = FOLD_SEED) -> list[list[str]
     return out
 
 
-def window_models(side: str, labels: list, models_dir: str) -> dict[str, tuple]:
-    """file -> the window model that scores it: the shipped one, or (train-oof) one fitted without its fold."""
+def window_models(side: str, labels: list, models_dir: str, side_labels: list | None = None) -> dict[str, tuple]:
+    """file -> the window model that scores it: the shipped one, or (train-oof) one fitted without its fold. The
+    folds are dealt over `side_labels` (every training clip), whichever of them `labels` asks for."""
     from services.classifier.recognizer import load_model
     if side != "train-oof":
         model = load_model(models_dir)
@@ -102,10 +103,14 @@ def window_models(side: str, labels: list, models_dir: str) -> dict[str, tuple]:
     from offline import clip_stream, train_window
     from services.classifier.recognizer import METADATA_FILE, MODEL_FILE
     import xgboost as xgb
-    clips = {lab.file: clip_stream.load(lab) for lab in labels}
+    side_labels = side_labels or labels
+    wanted = {lab.file for lab in labels}
+    clips = {lab.file: clip_stream.load(lab) for lab in side_labels}
     data = {f: train_window.clip_dataset(c) for f, c in clips.items()}
     out = {}
-    for fold in folds(labels):
+    for fold in folds(side_labels):
+        if not wanted & set(fold):
+            continue
         rest = [f for f in data if f not in fold]
         X = np.concatenate([data[f][0] for f in rest])
         y = np.concatenate([data[f][1] for f in rest])
@@ -130,11 +135,11 @@ def evaluate(side: str = "held-out", given: bool = False, fps: float | None = No
     from services.classifier.cascade import Cascade
     settings = settings or Settings.from_env()
     split = dataset.read_split(settings.models_dir)
-    labels = [lab for lab in dataset.read_labels(Path(settings.data_dir))
-              if (side == "all" or (split and lab.file in split["held_out" if side == "held-out" else "train"]))
-              and only in lab.file and not (given and lab.exercise == dataset.OTHER)]
+    side_labels = [lab for lab in dataset.read_labels(Path(settings.data_dir))
+                   if side == "all" or (split and lab.file in split["held_out" if side == "held-out" else "train"])]
+    labels = [lab for lab in side_labels if only in lab.file and not (given and lab.exercise == dataset.OTHER)]
     cascade = Cascade.load(settings.models_dir)
-    models = window_models(side, labels, settings.models_dir)
+    models = window_models(side, labels, settings.models_dir, side_labels)
     rows, spent, frames = [], 0.0, 0
     with tempfile.TemporaryDirectory(prefix="coach-eval-") as tmp:
         processor = CoachProcessor(HistoryWriter(Path(tmp) / "eval.sqlite3"), settings)
