@@ -167,6 +167,13 @@ def test_a_plank_is_timed_from_when_the_body_took_the_posture_not_from_when_it_w
     processor = CoachProcessor(store, Settings())
     out = run(processor, Stream("fours").frames(int(6 * FPS), "plank", "", on_all_fours).end())
     assert out[-1].summary["totals"].get("plank", {}).get("hold_seconds", 0.0) == 0.0
+    # Lying on the back, straight, the arms along the body (between leg raises): long and low, but nothing holds
+    # it up.
+    lying_back = side_pose(shin=90.0, thigh=90.0, torso=90.0, upper_arm=270.0, forearm=270.0,
+                           ankle=(0.1, 0.8)).tobytes()
+    processor = CoachProcessor(store, Settings())
+    out = run(processor, Stream("lying").frames(int(6 * FPS), "plank", "", lying_back).end())
+    assert out[-1].summary["totals"].get("plank", {}).get("hold_seconds", 0.0) == 0.0
     # Kneeling up, hips and knees straight from shoulders to knees: long, but upright, not a plank.
     kneeling_up = side_pose(shin=90.0, thigh=0.0, torso=0.0, upper_arm=180.0, forearm=180.0).tobytes()
     processor = CoachProcessor(store, Settings())

@@ -106,6 +106,18 @@ def trunk_rise_deg(body: Body) -> float | None:
     return body.torso_incline()
 
 
+def upper_arm_drop(body: Body) -> float | None:
+    """How much the upper arm of the side turned to the camera points down from the shoulder: 1 straight down
+    (the arms hold the body up: a plank, high or on the forearms, side-on or head-on), 0 level (lying with the arms
+    along the body), negative raised."""
+    side = body.near_side(("shoulder", "elbow"))
+    if not body.side_seen(side, ("shoulder", "elbow")):
+        return None
+    d = body.p(side, "elbow") - body.p(side, "shoulder")
+    length = float(np.linalg.norm(d))
+    return float(d[1] / length) if length > 1e-6 else None
+
+
 def front_knee_deg(body: Body) -> float | None:
     return body.angle(_front_leg(body), "hip", "knee", "ankle") if _both_legs_seen(body) else None
 
@@ -167,7 +179,8 @@ def near_elbow_deg(body: Body) -> float | None:
 
 
 MEASURES: dict[str, Callable[[Body], float | None]] = {f.__name__: f for f in (
-    elbow_angle_min, feet_spread, wrists_above_nose, neck_lift_deg, torso_incline_deg, trunk_rise_deg, front_knee_deg,
+    elbow_angle_min, feet_spread, wrists_above_nose, neck_lift_deg, torso_incline_deg, trunk_rise_deg, upper_arm_drop,
+    front_knee_deg,
     back_knee_deg, front_knee_past_toe, near_knee_past_toe, hip_offset, head_down_deg, body_line_deg,
     hip_fold_deg, near_elbow_deg)}
 
