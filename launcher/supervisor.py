@@ -59,6 +59,19 @@ def pipeline_specs(settings: Settings, pose_workers: int, with_capture=True, wit
     return specs
 
 
+def child_env(caller: dict[str, str], settings: Settings) -> dict[str, str]:
+    """The environment of every child: the caller's, with the settings and the project root added.
+
+    The caller's PYTHONPATH stays (a non-editable install or an extra site directory lives there); the project
+    root goes first so `python -m services.x` finds this checkout's code.
+    """
+    env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", **caller, **settings.to_env()}
+    paths = [str(PROJECT_ROOT)] + [p for p in caller.get("PYTHONPATH", "").split(os.pathsep)
+                                   if p and p != str(PROJECT_ROOT)]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
 class Supervisor:
     """Owns child processes and the health channel (SUB heartbeats in, PUB health report out)."""
 
@@ -67,8 +80,7 @@ class Supervisor:
         self.settings = settings
         # One BLAS/OpenMP thread per service: we scale out by processes, and idle BLAS threads spin-wait
         # between frames (the classifier burnt 7-16 ms of CPU per frame instead of 2 on the pose workers' cores).
-        self.env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", **os.environ, **settings.to_env(),
-                    "PYTHONPATH": str(PROJECT_ROOT)}
+        self.env = child_env(os.environ, settings)
         self.log_dir = log_dir
         counts: dict[str, int] = {}
         self.managed: list[_Managed] = []
