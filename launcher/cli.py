@@ -110,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--pose-workers", dest="pose_workers", type=int, default=None,
                     help="Pose worker processes (default 2)")
     up.add_argument("--port", dest="ui_port", type=int, default=None, help="Web UI port (default 8000)")
-    add_arguments(up, "ui_host", "ui_token", "loop", "realtime", "db_path", "curve_dir", "log_level",
-                  "log_dir")
+    add_arguments(up, "classifiers", "coaches", "ui_host", "ui_token", "loop", "realtime", "db_path", "curve_dir",
+                  "log_level", "log_dir")
     up.set_defaults(func=cmd_up)
 
     an = sub.add_parser("analyze", help="Run clips through the services; print what was counted",

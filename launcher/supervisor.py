@@ -49,13 +49,19 @@ class _Managed:
 
 def pipeline_specs(settings: Settings, pose_workers: int, with_capture=True, with_speech=True,
                    with_ui=True) -> list[ServiceSpec]:
-    """The processes of one system, from the one list of services (common.topology)."""
+    """The processes of one system, from the one list of services (common.topology): `pose_workers` workers,
+    `settings.classifiers` classifiers and `settings.coaches` coaches, each sharded one told its shard."""
     left_out = {name for name, keep in (("capture", with_capture), ("speech", with_speech), ("ui", with_ui))
                 if not keep}
     specs = []
     for info in SERVICES:
-        if info.name not in left_out:
-            specs += [ServiceSpec(info.name, info.module) for _ in range(pose_workers if info.scalable else 1)]
+        if info.name in left_out:
+            continue
+        count = 1
+        if info.scalable:
+            count = pose_workers if info.name == "pose" else int(getattr(settings, info.count))
+        for i in range(count):
+            specs.append(ServiceSpec(info.name, info.module, ["--shard", str(i)] if info.sharded else []))
     return specs
 
 

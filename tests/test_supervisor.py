@@ -110,3 +110,20 @@ def test_child_env_does_not_repeat_the_project_root():
     assert env["PYTHONPATH"] == os.pathsep.join([str(PROJECT_ROOT), "/a"])
     assert env["OMP_NUM_THREADS"] == "4" and env["OPENBLAS_NUM_THREADS"] == "1"   # an explicit value wins
     assert child_env({}, Settings())["PYTHONPATH"] == str(PROJECT_ROOT)
+
+
+def test_pipeline_specs_start_every_shard_with_its_index():
+    from common.config import Settings
+    from launcher.supervisor import pipeline_specs
+    specs = pipeline_specs(Settings(classifiers=3, coaches=2), pose_workers=4)
+    names = [s.name for s in specs]
+    assert names.count("pose") == 4 and names.count("broker") == 1 and names.count("relay") == 1
+    assert [s.args for s in specs if s.name == "classifier"] == [["--shard", "0"], ["--shard", "1"], ["--shard", "2"]]
+    assert [s.args for s in specs if s.name == "coach"] == [["--shard", "0"], ["--shard", "1"]]
+    assert all(s.args == [] for s in specs if s.name == "pose")
+
+
+def test_up_takes_classifier_and_coach_counts():
+    from launcher.cli import build_parser
+    args = build_parser().parse_args(["up", "--classifiers", "3", "--coaches", "2", "--pose-workers", "4"])
+    assert (args.classifiers, args.coaches, args.pose_workers) == (3, 2, 4)
