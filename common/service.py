@@ -98,7 +98,13 @@ class ServiceRunner:
         logger.info("%s %s running", self.name, self.instance)
         try:
             while not self.stop.is_set():
-                events = dict(self._poller.poll(poll_ms))
+                if self._handlers:
+                    events = dict(self._poller.poll(poll_ms))
+                else:
+                    # Nothing to poll (the relay's sockets live in its proxy threads): an empty zmq poll would
+                    # return at once and spin a core.
+                    self.stop.wait(poll_ms / 1000)
+                    events = {}
                 for sock, handler in self._handlers.items():
                     if sock in events:
                         # Drain what is queued, but bounded, so one busy socket cannot starve the others.

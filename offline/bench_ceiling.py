@@ -96,26 +96,50 @@ def _wait_subscribed(pub: zmq.Socket, topic: bytes, timeout_s: float = 60.0) -> 
 
 # ------------------------------------------------------------------------------------------------ broker
 
-def broker_ceiling(jpeg: bytes, width: int, height: int, seconds: float = 6.0, workers: int = 2,
-                   sessions: int = 8, window: int = 16, delay_ms: float = 0.0, warmup_s: float = 1.0,
+def broker_ceiling(jpeg: bytes, width: int, height: int, seconds: float = 6.0, workers: int = 4,
+                   sessions: int = 16, window: int = 8, delay_ms: float = 0.0, warmup_s: float = 1.0,
                    log_dir: str | None = None) -> dict:
     """Frames/s through one broker with stand-in workers that answer at once: offline sessions under the
     broker's own credit flow (lossless), the bench as capture and as the poses subscriber."""
+    return _through_broker(jpeg, width, height, seconds, workers, sessions, window, delay_ms, warmup_s, log_dir,
+                           downstream=False)
+
+
+def pipeline_ceiling(jpeg: bytes, width: int, height: int, seconds: float = 8.0, workers: int = 4,
+                     sessions: int = 16, window: int = 8, delay_ms: float = 0.0, warmup_s: float = 2.0,
+                     log_dir: str | None = None) -> dict:
+    """The same, through broker, stand-in workers, classifier, coach and relay: frames/s reaching the coach's
+    subscribers, and every process's CPU per frame. (The stand-in's pose never moves, so the coach counts no
+    rep: its real per-frame cost is the coach's own ceiling run.)"""
+    return _through_broker(jpeg, width, height, seconds, workers, sessions, window, delay_ms, warmup_s, log_dir,
+                           downstream=True)
+
+
+def _through_broker(jpeg: bytes, width: int, height: int, seconds: float, workers: int, sessions: int,
+                    window: int, delay_ms: float, warmup_s: float, log_dir: str | None, downstream: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="ft-bench-ceiling-") as tmp:
         settings = ipc_settings(tmp)
         specs = [ServiceSpec("broker", "services.pose.broker")]
         specs += [ServiceSpec("pose", STANDIN, ["--delay-ms", str(delay_ms)]) for _ in range(workers)]
+        ready = ["broker", "pose"]
+        if downstream:
+            specs += [ServiceSpec("classifier", "services.classifier"), ServiceSpec("coach", "services.coach"),
+                      ServiceSpec("relay", "services.relay")]
+            ready += ["classifier", "coach", "relay"]
         supervisor = Supervisor(settings, specs, log_dir=log_dir or str(Path(tmp) / "logs"))
         ctx = zmq.Context.instance()
         source = _socket(ctx, zmq.DEALER, settings.broker_frontend, bind=False)
-        poses = _socket(ctx, zmq.SUB, settings.poses, bind=False)
-        poses.setsockopt(zmq.SUBSCRIBE, b"pose")
-        _start(supervisor, ["broker", "pose"])
+        topic = b"coach_update" if downstream else b"pose"
+        sink = _socket(ctx, zmq.SUB, settings.coach if downstream else settings.poses, bind=False)
+        sink.setsockopt(zmq.SUBSCRIBE, topic)
+        _start(supervisor, ready)
         try:
             _wait_workers(supervisor, workers)
             names = [f"ceiling-{k}" for k in range(sessions)]
             credit = {name: window for name in names}
             seq = {name: 0 for name in names}
+            if downstream:
+                _join_through(source, sink, topic, width, height, jpeg)
             cpu = _Cpu(_processes(supervisor))
 
             def offer() -> None:
@@ -135,17 +159,36 @@ def broker_ceiling(jpeg: bytes, width: int, height: int, seconds: float = 6.0, w
                 if isinstance(msg, Credit) and msg.session in credit:
                     credit[msg.session] += msg.credit
 
-            frames, elapsed, cpu_s = _run(offer, {source: on_source}, poses, b"pose", cpu, seconds, warmup_s)
-            stats = _last_stats(supervisor, "broker")
+            frames, elapsed, cpu_s = _run(offer, {source: on_source}, sink, topic, cpu, seconds, warmup_s)
+            stats = {service: _last_stats(supervisor, service) for service in ready if service != "pose"}
             for name in names:
                 busmod.send(source, EndOfStream(session=name, seq=seq[name], frames=seq[name], fps=30.0))
         finally:
             source.close(linger=0)
-            poses.close(linger=0)
+            sink.close(linger=0)
             supervisor.stop_all()
     out = _figures(frames, elapsed, cpu_s, "broker")
-    out.update(workers=workers, sessions=sessions, window=window, jpeg_bytes=len(jpeg), stats=stats)
+    out.update(workers=workers, sessions=sessions, window=window, jpeg_bytes=len(jpeg), delay_ms=delay_ms,
+               stats=stats)
     return out
+
+
+def _join_through(source: zmq.Socket, sink: zmq.Socket, topic: bytes, width: int, height: int, jpeg: bytes,
+                  timeout_s: float = 60.0) -> None:
+    """A live probe session until the sink hears the end of the pipeline (its SUB joins asynchronously)."""
+    deadline = time.time() + timeout_s
+    seq = 0
+    while time.time() < deadline:
+        busmod.send(source, Frame(session="ceiling-probe", seq=seq, ts_capture=time.time(), width=width,
+                                  height=height, source="bench", live=True, jpeg=jpeg))
+        seq += 1
+        if sink.poll(100) and sink.recv_multipart()[0].startswith(topic):
+            while sink.poll(300):
+                sink.recv_multipart()
+            while source.poll(0):
+                source.recv_multipart()
+            return
+    raise RuntimeError("the bench never heard the end of the pipeline")
 
 
 def _last_stats(supervisor: Supervisor, service: str) -> dict:
@@ -173,7 +216,7 @@ def classifier_ceiling(poses: list[PoseResult], seconds: float = 6.0, sessions: 
                        warmup_s: float = 2.0, log_dir: str | None = None) -> dict:
     """Frames/s through one classifier: the bench publishes a real clip's poses for `sessions` sessions (looped,
     seq and capture time running on) and counts the classifications."""
-    return _subscriber_ceiling("classifier", "services.classifier", "poses", "classified", b"pose",
+    return _subscriber_ceiling("classifier", "services.classifier", "poses", "classified_in", b"pose",
                                b"classification", poses, seconds, sessions, window, warmup_s, log_dir)
 
 
@@ -181,7 +224,7 @@ def coach_ceiling(classified: list[Classification], seconds: float = 6.0, sessio
                   warmup_s: float = 2.0, log_dir: str | None = None) -> dict:
     """Frames/s through one coach (with its SQLite history): the bench publishes a real clip's classifications
     for `sessions` sessions and counts the coach updates."""
-    return _subscriber_ceiling("coach", "services.coach", "classified", "coach", b"classification",
+    return _subscriber_ceiling("coach", "services.coach", "classified", "coach_in", b"classification",
                                b"coach_update", classified, seconds, sessions, window, warmup_s, log_dir)
 
 
@@ -193,7 +236,7 @@ def _subscriber_ceiling(service: str, module: str, inbound: str, outbound: str, 
         supervisor = Supervisor(settings, [ServiceSpec(service, module)], log_dir=log_dir or str(Path(tmp) / "logs"))
         ctx = zmq.Context.instance()
         pub = _socket(ctx, zmq.XPUB, getattr(settings, inbound), bind=True)
-        sink = _socket(ctx, zmq.SUB, getattr(settings, outbound), bind=False)
+        sink = _socket(ctx, zmq.SUB, getattr(settings, outbound), bind=True)   # the bench plays the relay
         sink.setsockopt(zmq.SUBSCRIBE, out_topic)
         _start(supervisor, [service])
         try:
