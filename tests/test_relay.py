@@ -53,10 +53,10 @@ def test_two_publishers_reach_a_shard_subscriber_with_only_its_sessions(tmp_path
         assert got_speech == {"s0"}
         # Counted for the health panel (libzmq's proxy statistics).
         deadline = time.time() + 5
-        while time.time() < deadline and not (relay.stats.get("classified.messages")
-                                              and relay.stats.get("coach.messages")):
+        while time.time() < deadline and not (relay.stats.get("classified.parts_in")
+                                              and relay.stats.get("coach.parts_in")):
             time.sleep(0.1)
-        assert relay.stats["classified.messages"] > 0 and relay.stats["coach.messages"] > 0
+        assert relay.stats["classified.parts_in"] > 0 and relay.stats["coach.parts_in"] > 0
     finally:
         relay.stop.set()
         thread.join(5)

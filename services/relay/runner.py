@@ -66,9 +66,9 @@ class RelayRunner(ServiceRunner):
                 self.faults.record("relay_stats_timeout", proxy.name)
                 continue
             counters = [struct.unpack("=Q", f)[0] for f in proxy.control.recv_multipart()]
-            # frontend: msgs in, bytes in, msgs out, bytes out; then the same for the backend
-            self.stats[f"{proxy.name}.messages"] = counters[0]
-            self.stats[f"{proxy.name}.subscriptions"] = counters[4]
+            # frontend: frames in, bytes in, frames out, bytes out; then the same for the backend (subscriptions)
+            self.stats[f"{proxy.name}.parts_in"] = counters[0]   # ZeroMQ frames: 2 per message
+            self.stats[f"{proxy.name}.subscription_changes"] = counters[4]
 
     def close(self) -> None:
         for proxy in self.proxies:
