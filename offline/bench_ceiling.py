@@ -255,7 +255,8 @@ def _subscriber_ceiling(service: str, module: str, inbound: str, outbound: str, 
                     k = state["turn"] % sessions
                     i = state["turn"] // sessions
                     template = clip[(i + offsets[k]) % len(clip)]
-                    msg = dataclasses.replace(template, session=names[k], seq=i, ts_capture=clip[0].ts_capture + i * step)
+                    msg = dataclasses.replace(template, session=names[k], seq=i,
+                                              ts_capture=clip[0].ts_capture + i * step)
                     busmod.send(pub, msg)
                     state["sent"] += 1
                     state["turn"] += 1
