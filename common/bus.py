@@ -8,7 +8,7 @@ from pathlib import Path
 import zmq
 import zmq.auth
 
-from common.messages import Message, decode, encode
+from common.messages import Envelope, Message, decode, encode, peek
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +104,10 @@ def make_curve_keys(folder: str) -> None:
     os.chmod(path, 0o700)
 
 
-def send(sock: zmq.Socket, msg: Message, *, prefix: list[bytes] | None = None, block: bool = True) -> bool:
-    """Send a message (after routing `prefix` frames). Returns False when dropped at the HWM (block=False)."""
-    frames = (prefix or []) + encode(msg)
+def send(sock: zmq.Socket, msg: Message | Envelope, *, prefix: list[bytes] | None = None, block: bool = True) -> bool:
+    """Send a message (after routing `prefix` frames); an Envelope goes out as the frames it came in.
+    Returns False when dropped at the HWM (block=False)."""
+    frames = (prefix or []) + (msg.frames if isinstance(msg, Envelope) else encode(msg))
     try:
         sock.send_multipart(frames, flags=0 if block else zmq.NOBLOCK, copy=False)
         return True
@@ -124,6 +125,15 @@ def recv(sock: zmq.Socket, *, routed: bool = False) -> tuple[list[bytes], Messag
     if routed and rest and rest[0] == b"":  # tolerate REQ-style empty delimiter
         rest = rest[1:]
     return route, decode(rest)
+
+
+def recv_envelope(sock: zmq.Socket, *, routed: bool = False) -> tuple[list[bytes], Envelope]:
+    """Like recv, but only the header is decoded (common.messages.peek): for routers that forward messages."""
+    frames = sock.recv_multipart()
+    route, rest = (frames[:1], frames[1:]) if routed else ([], frames)
+    if routed and rest and rest[0] == b"":
+        rest = rest[1:]
+    return route, peek(rest)
 
 
 class FaultLog:

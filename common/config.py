@@ -94,6 +94,17 @@ class Settings:
     data_dir: str = _setting(str(PROJECT_ROOT.parent / "shared" / "data"),
                              "Folder of the shared real data (clips/labels.csv, seed/, landmarks/) that train, eval, "
                              "bench and the tests read; never copied into the project")
+    # --- scaling out (docs/PROTOCOL.md, "Shards"; docs/DEPLOY.md) -------------------------------------------
+    classified_in: str = _setting("tcp://127.0.0.1:5560", "Relay XSUB: every classifier instance publishes here "
+                                                          "(the relay forwards it to `classified`)")
+    coach_in: str = _setting("tcp://127.0.0.1:5561", "Relay XSUB: every coach instance publishes here (the relay "
+                                                     "forwards it to `coach`)")
+    classifiers: int = _setting(1, "Classifier instances; sessions are sharded over them by a stable hash of the "
+                                   "session id (every classifier must be told the same number)")
+    coaches: int = _setting(1, "Coach instances; sessions are sharded over them like the classifiers' (every coach "
+                               "must be told the same number)")
+    shard: str = _setting("0", "This classifier's or coach's shard, 0..N-1 (N: classifiers or coaches), or a name "
+                               "ending in -<n> such as a Kubernetes StatefulSet pod's (coach-2 -> 2)")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -112,6 +123,15 @@ class Settings:
             return endpoint
         port = endpoint.rsplit(":", 1)[1]
         return f"tcp://{self.bind_host}:{port}"
+
+    def shard_index(self, count: int) -> int:
+        """This instance's shard among `count`, from `shard`; a clear error for anything else."""
+        head, _, tail = self.shard.rpartition("-")
+        digits = tail if head else self.shard
+        if not digits.isdigit() or int(digits) >= max(1, count):
+            raise SystemExit(f"FT_SHARD={self.shard!r}: need a shard 0..{count - 1} of {count} (or a name ending in "
+                             f"-<n>, e.g. a StatefulSet pod's)")
+        return int(digits)
 
     def to_env(self) -> dict[str, str]:
         """The environment that makes a child process see these settings."""

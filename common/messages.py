@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -10,11 +11,16 @@ import msgpack
 
 # Bump on any change a receiver of the previous version could misread.
 # Adding an optional field is not such a change: receivers ignore unknown fields.
-SCHEMA_VERSION = 2   # 2: CoachUpdate.events (a list) replaced the comma-joined `event`
+SCHEMA_VERSION = 3   # 3: the topic frame carries the session's shard slot ("pose/3f"); 2: CoachUpdate.events
 
 # Refuse absurd messages before msgpack allocates for them.
 MAX_BODY_BYTES = 1 << 20
 MAX_BUFFER_BYTES = 16 << 20
+
+# Sessions are spread over the instances of a scaled-out service by a stable hash of their id: every message of
+# a session carries its slot (0..SHARD_SLOTS-1) in the topic frame, and instance i of n subscribes to the slots
+# s with s % n == i, so a PUB socket sends each instance only its own sessions (see docs/PROTOCOL.md, "Shards").
+SHARD_SLOTS = 256
 
 
 class ProtocolError(ValueError):
@@ -44,8 +50,7 @@ class Message:
                 "ts_capture": self.ts_capture, "ts_sent": self.ts_sent}
 
     def body(self) -> dict[str, Any]:
-        skip = {"session", "seq", "ts_capture", "ts_sent", *self.BUFFERS}
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
+        return {name: getattr(self, name) for name in _body_fields(type(self))}
 
 
 # --------------------------------------------------------------------------- frames & poses
@@ -113,7 +118,7 @@ class Classification(PoseResult):
     @classmethod
     def of(cls, pose: PoseResult, **answer) -> "Classification":
         """Every field of the pose (a field added to PoseResult travels on by itself) plus the answer."""
-        return cls(**{f.name: getattr(pose, f.name) for f in dataclasses.fields(PoseResult)}, **answer)
+        return cls(**{name: getattr(pose, name) for name in _schema(PoseResult).allowed}, **answer)
 
 
 # --------------------------------------------------------------------------- coach & speech
@@ -215,11 +220,37 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
 
 _FIELD_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "bytes": (bytes,),
                 "dict": (dict,), "list": (list,), "float | None": (int, float, type(None))}
+_HEADER_FIELDS = ("session", "seq", "ts_capture", "ts_sent")
+
+
+class _Schema:
+    """What decoding a class needs, worked out once per class instead of once per message."""
+
+    def __init__(self, cls: type[Message]):
+        self.body = tuple(f.name for f in dataclasses.fields(cls) if f.name not in (*_HEADER_FIELDS, *cls.BUFFERS))
+        # name -> allowed Python types (None: any), for header and body fields alike
+        self.allowed: dict[str, tuple | None] = {}
+        for f in dataclasses.fields(cls):
+            ftype = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+            self.allowed[f.name] = _FIELD_TYPES.get(ftype)
+
+
+_SCHEMAS: dict[type, _Schema] = {}
+
+
+def _schema(cls: type[Message]) -> _Schema:
+    schema = _SCHEMAS.get(cls)
+    if schema is None:
+        schema = _SCHEMAS[cls] = _Schema(cls)
+    return schema
+
+
+def _body_fields(cls: type[Message]) -> tuple[str, ...]:
+    return _schema(cls).body
 
 
 def _check_type(cls: type[Message], name: str, value: Any) -> Any:
-    ftype = cls.__dataclass_fields__[name].type
-    allowed = _FIELD_TYPES.get(ftype if isinstance(ftype, str) else getattr(ftype, "__name__", ""))
+    allowed = _schema(cls).allowed.get(name)
     if allowed is None:
         return value
     if isinstance(value, bool) and bool not in allowed:
@@ -231,15 +262,46 @@ def _check_type(cls: type[Message], name: str, value: Any) -> Any:
     return value
 
 
+# ------------------------------------------------------------------------------------------------ shards
+
+def shard_slot(session: str) -> int:
+    """The session's slot, 0..SHARD_SLOTS-1: CRC-32 of its id, the same in every process and on every machine."""
+    return zlib.crc32(session.encode("utf-8", "surrogatepass")) % SHARD_SLOTS
+
+
+def shard_of(session: str, count: int) -> int:
+    """Which of `count` instances of a scaled-out service handles the session."""
+    return shard_slot(session) % max(1, count)
+
+
+def topic(msg_type: str, session: str) -> bytes:
+    """The topic frame: the type, and for a message of a session "/" and its slot as two hex digits."""
+    if not session:
+        return msg_type.encode()
+    return f"{msg_type}/{shard_slot(session):02x}".encode()
+
+
+def shard_topics(types: list[type[Message]], index: int, count: int) -> list[bytes]:
+    """The SUB prefixes of instance `index` of `count`: every message of the given types whose session's slot it
+    owns (all of them when count is 1). Messages without a session have no slot and reach no sharded instance."""
+    if not 0 <= index < count <= SHARD_SLOTS:
+        raise ValueError(f"shard {index} of {count}: need 0 <= shard < count <= {SHARD_SLOTS}")
+    if count == 1:
+        return [cls.TYPE.encode() for cls in types]
+    return [f"{cls.TYPE}/{slot:02x}".encode() for cls in types for slot in range(index, SHARD_SLOTS, count)]
+
+
+# ------------------------------------------------------------------------------------------------ wire
+
 def encode(msg: Message, now: float | None = None) -> list[bytes]:
-    """Message -> ZeroMQ multipart [type, msgpack {h, b}, *buffers]; stamps ts_sent."""
+    """Message -> ZeroMQ multipart [topic, msgpack {h, b}, *buffers]; stamps ts_sent."""
     msg.ts_sent = time.time() if now is None else now
     payload = msgpack.packb({"h": msg.header(), "b": msg.body()}, use_bin_type=True)
-    return [msg.TYPE.encode(), payload, *(getattr(msg, name) for name in msg.BUFFERS)]
+    return [topic(msg.TYPE, msg.session), payload, *(getattr(msg, name) for name in msg.BUFFERS)]
 
 
-def decode(frames: list[bytes]) -> Message:
-    """ZeroMQ multipart -> Message. Raises ProtocolError naming what was wrong; never anything else."""
+def _unpack(frames: list) -> tuple[dict, dict, type[Message]]:
+    """Checks common to decode and peek: frame count, size, msgpack, version, topic; -> (header, body, class)."""
     if len(frames) < 2:
         raise ProtocolError("truncated", f"{len(frames)} frame(s), need at least 2")
     if len(frames[1]) > MAX_BODY_BYTES:
@@ -256,30 +318,74 @@ def decode(frames: list[bytes]) -> Message:
         raise ProtocolError("wrong_version", f"schema v{head.get('v')!r}, this build speaks v{SCHEMA_VERSION}")
     mtype = head.get("type")
     try:
-        topic = frames[0].decode()
+        name = bytes(frames[0]).decode()
     except UnicodeDecodeError:
         raise ProtocolError("malformed", "topic is not text") from None
-    if mtype != topic:
-        raise ProtocolError("malformed", f"topic {topic!r} != header type {mtype!r}")
+    kind, _, slot = name.partition("/")
+    if mtype != kind:
+        raise ProtocolError("malformed", f"topic {name!r} != header type {mtype!r}")
     cls = MESSAGE_TYPES.get(mtype)
     if cls is None:
         raise ProtocolError("unknown_type", repr(mtype)[:40])
     if len(frames) != 2 + len(cls.BUFFERS):
         raise ProtocolError("truncated", f"{mtype} needs {2 + len(cls.BUFFERS)} frames, got {len(frames)}")
+    session = head.get("session", "")
+    if slot and (not isinstance(session, str) or slot != f"{shard_slot(session):02x}"):
+        raise ProtocolError("malformed", f"topic {name!r} is not the slot of the session")
+    return head, body, cls
+
+
+def decode(frames: list[bytes]) -> Message:
+    """ZeroMQ multipart -> Message. Raises ProtocolError naming what was wrong; never anything else."""
+    head, body, cls = _unpack(frames)
     kwargs: dict[str, Any] = {}
-    for name in ("session", "seq", "ts_capture", "ts_sent"):
+    for name in _HEADER_FIELDS:
         if name in head:
             kwargs[name] = _check_type(cls, name, head[name])
+    fields = _schema(cls).body
     for name, value in body.items():
-        if name in cls.__dataclass_fields__ and name not in cls.BUFFERS and name not in kwargs:
+        if name in fields:
             kwargs[name] = _check_type(cls, name, value)  # unknown fields: ignored (newer sender)
     for name, buf in zip(cls.BUFFERS, frames[2:]):
         if len(buf) > MAX_BUFFER_BYTES:
-            raise ProtocolError("oversized", f"{mtype}.{name} of {len(buf)} bytes")
+            raise ProtocolError("oversized", f"{cls.TYPE}.{name} of {len(buf)} bytes")
         kwargs[name] = bytes(buf)
     return cls(**kwargs)
 
 
+@dataclass(slots=True)
+class Envelope:
+    """A message as a router sees it: its type, checked header fields and `live`, and its ZeroMQ frames untouched.
+
+    `peek` builds it without decoding the body into a message (no per-field checks, no dataclass, no copy of
+    the buffers): a broker routes on the header and forwards `frames` as they came; whoever consumes the
+    message decodes it fully and rejects what is wrong in its body. `bus.send` sends an Envelope's frames.
+    """
+
+    TYPE: str
+    session: str
+    seq: int
+    ts_capture: float
+    live: bool
+    frames: list
+
+
+def peek(frames: list) -> Envelope:
+    """ZeroMQ multipart -> Envelope: the checks of `decode` on everything but the body's fields (`live` is
+    checked: routing reads it). Raises ProtocolError like decode."""
+    head, body, cls = _unpack(frames)
+    session = _check_type(cls, "session", head.get("session", ""))
+    seq = _check_type(cls, "seq", head.get("seq", 0))
+    ts_capture = _check_type(cls, "ts_capture", head.get("ts_capture", 0.0))
+    live = body.get("live", True)
+    if not isinstance(live, bool):
+        raise ProtocolError("bad_field", f"{cls.TYPE}.live has type {type(live).__name__}")
+    for buf in frames[2:]:
+        if len(buf) > MAX_BUFFER_BYTES:
+            raise ProtocolError("oversized", f"{cls.TYPE} buffer of {len(buf)} bytes")
+    return Envelope(cls.TYPE, session, seq, ts_capture, live, list(frames))
+
+
 def topic_of(cls: type[Message]) -> bytes:
-    """Subscription prefix for a message type."""
+    """Subscription prefix for a message type (every slot: SUB matches prefixes)."""
     return cls.TYPE.encode()

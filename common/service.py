@@ -14,7 +14,7 @@ import zmq
 
 from common import bus as busmod
 from common.config import Settings, add_arguments, settings_from_args
-from common.messages import Heartbeat, Message, ProtocolError
+from common.messages import Envelope, Heartbeat, Message, ProtocolError
 
 logger = logging.getLogger(__name__)
 
@@ -85,12 +85,26 @@ class ServiceRunner:
             self.faults.record(exc.kind, exc.detail)
             return None
 
+    def receive_envelope(self, sock: zmq.Socket, routed: bool = False) -> tuple[list[bytes], Envelope] | None:
+        """Receive one message decoding its header only (for routing); a bad one is counted and skipped."""
+        try:
+            return busmod.recv_envelope(sock, routed=routed)
+        except ProtocolError as exc:
+            self.faults.record(exc.kind, exc.detail)
+            return None
+
     def run(self) -> None:
         poll_ms = self.poll_ms
         logger.info("%s %s running", self.name, self.instance)
         try:
             while not self.stop.is_set():
-                events = dict(self._poller.poll(poll_ms))
+                if self._handlers:
+                    events = dict(self._poller.poll(poll_ms))
+                else:
+                    # Nothing to poll (the relay's sockets live in its proxy threads): an empty zmq poll would
+                    # return at once and spin a core.
+                    self.stop.wait(poll_ms / 1000)
+                    events = {}
                 for sock, handler in self._handlers.items():
                     if sock in events:
                         # Drain what is queued, but bounded, so one busy socket cannot starve the others.
@@ -120,9 +134,9 @@ class ServiceRunner:
 def service_main(name: str, description: str, settings_names: tuple[str, ...],
                  build: Callable[[Settings, argparse.Namespace], ServiceRunner],
                  extra_args: Callable[[argparse.ArgumentParser], None] | None = None,
-                 argv: list[str] | None = None) -> int:
+                 argv: list[str] | None = None, prog: str | None = None) -> int:
     """`python -m services.<name>`: parse --options (settings with their help), build the runner, run it."""
-    parser = argparse.ArgumentParser(prog=f"python -m services.{name}", description=description)
+    parser = argparse.ArgumentParser(prog=prog or f"python -m services.{name}", description=description)
     add_arguments(parser, *settings_names, "log_level")
     if extra_args:
         extra_args(parser)

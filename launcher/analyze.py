@@ -28,7 +28,7 @@ def ipc_settings(workdir: str, base: Settings | None = None, **overrides) -> Set
     """Settings whose endpoints are private ipc:// sockets in workdir, so analysis never meets a running `up`."""
     base = base or Settings.from_env()
     names = ["capture_ingest", "capture_preview", "broker_frontend", "broker_backend", "poses", "classified",
-             "coach", "audio", "health_in", "health_out"]
+             "coach", "audio", "health_in", "health_out", "classified_in", "coach_in"]
     values = {n: f"ipc://{workdir}/{n}" for n in names}
     values.update(db_path=str(Path(workdir) / "analysis.sqlite3"), bind_host="", curve_dir="")
     values.update(overrides)
@@ -83,7 +83,7 @@ class Pipeline:
     def __enter__(self) -> "Pipeline":
         self.supervisor.start_all()
         try:
-            self.supervisor.wait_ready(["broker", "pose", "classifier", "coach"], timeout_s=90)
+            self.supervisor.wait_ready(["broker", "pose", "classifier", "coach", "relay"], timeout_s=90)
         except RuntimeError:
             self.close()
             raise

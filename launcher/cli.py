@@ -110,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--pose-workers", dest="pose_workers", type=int, default=None,
                     help="Pose worker processes (default 2)")
     up.add_argument("--port", dest="ui_port", type=int, default=None, help="Web UI port (default 8000)")
-    add_arguments(up, "ui_host", "ui_token", "loop", "realtime", "db_path", "curve_dir", "log_level",
-                  "log_dir")
+    add_arguments(up, "classifiers", "coaches", "ui_host", "ui_token", "loop", "realtime", "db_path", "curve_dir",
+                  "log_level", "log_dir")
     up.set_defaults(func=cmd_up)
 
     an = sub.add_parser("analyze", help="Run clips through the services; print what was counted",
@@ -154,9 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("rest", nargs=argparse.REMAINDER, help="Options of the training pipeline (try: train --help)")
     tr.set_defaults(func=cmd_train)
 
-    be = sub.add_parser("bench", help="Measure live latency, throughput vs workers, stage costs, memory",
+    be = sub.add_parser("bench", help="Measure stage costs, throughput vs workers, the ceiling of one broker / "
+                                      "classifier / coach, a class of live trainees, live latency, memory",
                         description="Benchmarks; figures printed (and JSON with --json).")
     be.add_argument("--json", action="store_true", help="Last line: one JSON object with every figure")
+    be.add_argument("--sections", default=None, help="Only these sections, comma-separated: stages, offline, "
+                                                     "ceiling, class, live (default: all)")
     be.add_argument("--long", action="store_true", help="Memory run of 10 minutes instead of 2")
     be.add_argument("--clip", default=None, help="Clip to replay (default: one of ../shared/data/clips)")
     be.add_argument("--max-workers", type=int, default=None, help="Largest pose worker count to try "

@@ -49,14 +49,33 @@ class _Managed:
 
 def pipeline_specs(settings: Settings, pose_workers: int, with_capture=True, with_speech=True,
                    with_ui=True) -> list[ServiceSpec]:
-    """The processes of one system, from the one list of services (common.topology)."""
+    """The processes of one system, from the one list of services (common.topology): `pose_workers` workers,
+    `settings.classifiers` classifiers and `settings.coaches` coaches, each sharded one told its shard."""
     left_out = {name for name, keep in (("capture", with_capture), ("speech", with_speech), ("ui", with_ui))
                 if not keep}
     specs = []
     for info in SERVICES:
-        if info.name not in left_out:
-            specs += [ServiceSpec(info.name, info.module) for _ in range(pose_workers if info.scalable else 1)]
+        if info.name in left_out:
+            continue
+        count = 1
+        if info.scalable:
+            count = pose_workers if info.name == "pose" else int(getattr(settings, info.count))
+        for i in range(count):
+            specs.append(ServiceSpec(info.name, info.module, ["--shard", str(i)] if info.sharded else []))
     return specs
+
+
+def child_env(caller: dict[str, str], settings: Settings) -> dict[str, str]:
+    """The environment of every child: the caller's, with the settings and the project root added.
+
+    The caller's PYTHONPATH stays (a non-editable install or an extra site directory lives there); the project
+    root goes first so `python -m services.x` finds this checkout's code.
+    """
+    env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", **caller, **settings.to_env()}
+    paths = [str(PROJECT_ROOT)] + [p for p in caller.get("PYTHONPATH", "").split(os.pathsep)
+                                   if p and p != str(PROJECT_ROOT)]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
 
 
 class Supervisor:
@@ -67,8 +86,7 @@ class Supervisor:
         self.settings = settings
         # One BLAS/OpenMP thread per service: we scale out by processes, and idle BLAS threads spin-wait
         # between frames (the classifier burnt 7-16 ms of CPU per frame instead of 2 on the pose workers' cores).
-        self.env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", **os.environ, **settings.to_env(),
-                    "PYTHONPATH": str(PROJECT_ROOT)}
+        self.env = child_env(os.environ, settings)
         self.log_dir = log_dir
         counts: dict[str, int] = {}
         self.managed: list[_Managed] = []

@@ -1,4 +1,5 @@
-"""`fitness-trainer bench`: live latency and share of frames, throughput vs pose workers, stage costs, memory."""
+"""`fitness-trainer bench`: stage costs, throughput vs pose workers, the ceiling of one broker / classifier / coach,
+a class of live trainees on one laptop, live latency and share of frames, memory."""
 from __future__ import annotations
 
 import csv
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from common.config import PROJECT_ROOT, Settings
+from offline.bench_scale import bench_ceiling, bench_class, check_scale_goals, scale_report_lines
 
 
 DATA_DIR = Path(Settings.from_env().data_dir)
@@ -23,6 +25,7 @@ DEFAULT_CLIP = "PushUp-Counter/pushup2.mp4"
 GOALS = {"frames_processed_ratio": 0.95, "latency_p95_ms": 60.0, "scaling_efficiency": 0.90,
          "features_classify_coach_ms": 1.0}
 MEMORY_SECONDS = {False: 120.0, True: 600.0}
+SECTIONS = ("stages", "offline", "ceiling", "class", "live")
 # Best of three passes: other work on a shared machine only ever slows a pass down.
 OFFLINE_PASSES = 3
 # RSS before this point of the memory run is start-up (imports, model load, first trackers), not growth.
@@ -75,6 +78,14 @@ def frames_per_cpu_second(fps: float, cpu_percent: dict[str, float]) -> float | 
     return round(fps / cores, 1) if cores > 0 else None
 
 
+def cpu_ms_per_frame(cpu_percent: dict[str, float], fps: float) -> dict[str, float | None]:
+    """CPU % of each service (instances added up: 'pose-1' + 'pose-2') at `fps` frames/s -> CPU ms per frame."""
+    by_service: dict[str, float] = {}
+    for label, pct in cpu_percent.items():
+        by_service[service_of(label)] = by_service.get(service_of(label), 0.0) + pct
+    return {name: round(10.0 * pct / fps, 3) if fps > 0 else None for name, pct in by_service.items()}
+
+
 def thin(samples: list[tuple[float, float]], points: int = 20) -> list[tuple[float, float]]:
     """At most about `points` samples, evenly spaced by index, always keeping the first and the last."""
     if len(samples) <= points:
@@ -107,7 +118,8 @@ def check_goals(result: dict) -> dict[str, bool | None]:
             "scaling efficiency >= 90%": None if eff is None else eff >= GOALS["scaling_efficiency"],
             "features+classify+coach <= 1 ms": None if fcc is None else fcc <= GOALS["features_classify_coach_ms"],
             "memory flat (growth <= 10 MB per service)": None if growth is None else all(
-                g <= 10.0 for g in (result["memory_mb"].get("growth_by_service") or {}).values())}
+                g <= 10.0 for g in (result["memory_mb"].get("growth_by_service") or {}).values()),
+            **check_scale_goals(result)}
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -199,8 +211,10 @@ def bench_offline(clip: Path, max_workers: int, settings: Settings, log_dir: str
     # Frames per second of pose-worker CPU: flat when the software scales and only the cores are missing
     # (on a shared machine, other people's work takes cores away from the wall-clock figure).
     base = per_cpu.get("1")
+    cpu_ms = {n: cpu_ms_per_frame(max(passes, key=lambda p: p["fps_by_workers"][n])["cpu_percent_by_workers"][n],
+                                  best[n]) for n in best}
     return {"fps_by_workers": best, "scaling_efficiency": eff.get(str(max_workers)), "efficiency_by_workers": eff,
-            "frames_per_worker_cpu_second": per_cpu,
+            "frames_per_worker_cpu_second": per_cpu, "cpu_ms_per_frame": cpu_ms,
             "cpu_normalised_efficiency": {n: round(v / base, 3) for n, v in per_cpu.items() if v and base},
             "passes": [{"fps_by_workers": p["fps_by_workers"], "cpu_percent_by_workers": p["cpu_percent_by_workers"],
                         "other_cpu_percent": p.get("other_cpu_percent")} for p in passes],
@@ -226,6 +240,7 @@ def bench_live(clip: Path, seconds: float, settings: Settings, log_dir: str | No
             "latency_ms_to_classification": summarize_ms(run["upstream_ms"]["classification"], digits=1),
             "pose_ms_in_workers": summarize_ms(run["upstream_ms"]["pose_ms"], digits=1),
             "dropped_by_broker": broker.get("dropped_live"), "cpu_percent": by_service,
+            "cpu_ms_per_frame": cpu_ms_per_frame(by_service, run["coach_updates"] / max(1e-9, run["seconds"])),
             "cpu_percent_total": round(sum(by_service.values()), 1),
             "rss_mb": {label: round(max(mb for _, mb in samples), 1) for label, samples in run["rss_mb"].items()
                        if samples},
@@ -292,6 +307,7 @@ def report_lines(result: dict) -> list[str]:
                          f"{_fmt(pose.get('p95'))} ms")
         lines.append("  CPU % (100 = one core): " + ", ".join(f"{k} {v:.0f}" for k, v in live["cpu_percent"].items()))
         lines.append("  peak RSS MB: " + ", ".join(f"{k} {v:.0f}" for k, v in live["rss_mb"].items()))
+    lines += scale_report_lines(result)
     memory = result.get("memory_mb") or {}
     if memory.get("growth_by_service"):
         lines.append(f"memory over {memory['seconds']:.0f} s (growth after {memory['warmup_s']:.0f} s warm-up, MB): "
@@ -301,11 +317,23 @@ def report_lines(result: dict) -> list[str]:
     return lines
 
 
+def _sections(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return SECTIONS
+    wanted = tuple(x.strip() for x in text.split(",") if x.strip())
+    unknown = [x for x in wanted if x not in SECTIONS]
+    if unknown:
+        raise SystemExit(f"fitness-trainer bench: unknown section(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(SECTIONS)}")
+    return wanted
+
+
 def main(args) -> int:
     if getattr(args, "browser", False):
         from offline import bench_browser
         return bench_browser.main(args)
     logging.getLogger("offline").setLevel(logging.INFO if not args.json else logging.WARNING)
+    sections = _sections(getattr(args, "sections", None))   # a typo fails now, not after minutes of benchmarks
     settings = Settings.from_env()
     if args.clip:
         clip = Path(args.clip)
@@ -328,22 +356,42 @@ def main(args) -> int:
     def say(text: str) -> None:
         print(f"bench: {text}", file=sys.stderr, flush=True)
 
-    say("per-stage costs in-process ...")
-    result["stages_ms"] = bench_stages(clip, settings)
-    say(f"offline throughput with 1..{max_workers} pose workers ...")
-    result["offline"] = bench_offline(clip, max_workers, settings, log_dir)
-    if not (Path(settings.models_dir) / "metadata.json").is_file():
-        # Without models the classifier cannot start: say so instead of waiting for its restarts to give up.
-        missing = f"no classifier models in {settings.models_dir} (run `fitness-trainer train`)"
-        say(f"live replay skipped: {missing}")
-        result["live"], result["memory_mb"] = {"error": missing}, {"error": missing}
-    else:
-        say(f"live replay through every service for {seconds:.0f} s (latency, CPU, memory) ...")
+    if "stages" in sections:
+        say("per-stage costs in-process ...")
+        result["stages_ms"] = bench_stages(clip, settings)
+    if "offline" in sections:
+        say(f"offline throughput with 1..{max_workers} pose workers ...")
+        result["offline"] = bench_offline(clip, max_workers, settings, log_dir)
+    models = (Path(settings.models_dir) / "metadata.json").is_file()
+    # Without models the classifier cannot start: say so instead of waiting for its restarts to give up.
+    no_models = f"no classifier models in {settings.models_dir} (run `fitness-trainer train`)"
+
+    def run(name: str, what: str, measure):
+        if name not in sections:
+            return None
+        if not models:
+            say(f"{name} skipped: {no_models}")
+            return {"error": no_models}
+        say(what)
         try:
-            result["live"], result["memory_mb"] = bench_live(clip, seconds, settings, log_dir)
+            return measure()
         except RuntimeError as exc:   # a service that would not start (its log is in log_dir)
-            say(f"live replay failed: {exc}; logs in {log_dir}")
-            result["live"], result["memory_mb"] = {"error": str(exc)}, {"error": str(exc)}
+            say(f"{name} failed: {exc}; logs in {log_dir}")
+            return {"error": str(exc)}
+
+    for key, value in (
+            ("ceiling", run("ceiling", "ceiling of one broker, classifier and coach (stand-in pose workers) ...",
+                            lambda: bench_ceiling(clip, settings, log_dir))),
+            ("class", run("class", "a class on one laptop: 1, 2, 4, 8 live trainees through 2 pose workers ...",
+                          lambda: bench_class(DATA_DIR, settings, log_dir))),
+            ("live", run("live", f"live replay through every service for {seconds:.0f} s (latency, CPU, memory) ...",
+                         lambda: bench_live(clip, seconds, settings, log_dir)))):
+        if value is None:
+            continue
+        if key == "live":   # the live run gives the live and the memory figures, or one error for both
+            result["live"], result["memory_mb"] = value if isinstance(value, tuple) else (value, value)
+        else:
+            result[key] = value
     result["goals"] = check_goals(result)
     result["bench_seconds"] = round(time.time() - started, 1)
     for line in report_lines(result):

@@ -144,7 +144,7 @@ def live_run(clip: str, seconds: float, pose_workers: int = 2, log_dir: str | No
         # Poses and classifications too: where along the pipeline the time goes.
         updates = _sub(ctx, [settings.poses, settings.classified, settings.coach],
                        [b"pose", b"classification", b"coach_update"])
-        _start(supervisor, ["broker", "pose", "classifier", "coach"])
+        _start(supervisor, ["broker", "pose", "classifier", "coach", "relay"])
         sampler = ProcessSampler(supervisor)
         latency_by_seq: dict[int, float] = {}
         arrivals: list[tuple[float, float]] = []   # (arrival, latency ms), for latency over time

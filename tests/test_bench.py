@@ -141,3 +141,53 @@ def test_browser_bench_figures_per_tab_and_averaged():
     assert avg["server_ms"] == {"p50": 30.0, "p95": 35.0}
     goals = check_goals({"tabs": {"1": {"fps_answered": 28.0, "latency_ms": {"p95": 120.0}}}})
     assert list(goals.values()) == [True, False]
+
+
+def test_scale_figures_goals_and_report():
+    from offline.bench_class import check_class_goals, count_vs_offline, share_spread
+    from offline.bench_scale import ceiling_summary
+
+    assert share_spread({"a": 20.0, "b": 22.0, "c": 18.0}) == 0.1
+    assert share_spread({}) is None
+    offline = {"totals": {"squat": {"reps": 8, "hold_seconds": 0.0}}}
+    live = {"totals": {"squat": {"reps": 7, "hold_seconds": 0.0}, "lunge": {"reps": 1, "hold_seconds": 0.0}}}
+    assert count_vs_offline(live, offline) == {"exercise": "squat", "offline": 8, "live": 7, "diff": -1,
+                                               "live_exercise": "squat"}
+    assert count_vs_offline(None, offline)["diff"] is None
+    run = {"share_spread": 0.04, "latency_ms": {"p50": 60.0, "p95": 149.0},
+           "counts_vs_offline": {"t0": {"diff": 0}, "t1": {"diff": -1}}}
+    assert all(check_class_goals(run).values())
+    assert check_class_goals({**run, "counts_vs_offline": {"t0": {"diff": 2}}})["every count within ±1 of offline"] \
+        is False
+    assert check_class_goals({**run, "share_spread": 0.2})["shares within ±10%"] is False
+    runs = {"broker": {"frames_per_s": 3500.0, "cpu_ms_per_frame": {"broker-1": 0.2, "pose-1": 0.05},
+                       "frames_per_cpu_second": 5000.0},
+            "classifier": {"frames_per_s": 1400.0, "cpu_ms_per_frame": {"classifier-1": 0.45},
+                           "frames_per_cpu_second": 2222.2},
+            "coach": {"frames_per_s": 2000.0, "cpu_ms_per_frame": {"coach-1": 0.3}, "frames_per_cpu_second": 3333.3}}
+    ceiling = ceiling_summary(runs)
+    assert ceiling["frames_per_s"] == {"broker": 3500.0, "classifier": 1400.0, "coach": 2000.0}
+    assert ceiling["cpu_ms_per_frame"] == {"broker": 0.2, "classifier": 0.45, "coach": 0.3}
+    result = {"date": "d", "machine": {"cpu": "x", "cores": 2}, "clip": "c", "ceiling": ceiling,
+              "class": {"sessions": {"4": {**run, "goals": check_class_goals(run), "fps": {"t0": 22.0, "t1": 23.0}}},
+                        "pose_workers": 2, "fps_offered_per_trainee": 30.0}}
+    goals = check_goals(result)
+    assert goals["ceiling: one broker >= 3,000 frames/s"] is True
+    assert goals["ceiling: one classifier >= 1,500 frames/s"] is False
+    assert goals["class of 4: latency p95 <= 150 ms"] is True
+    text = "\n".join(report_lines(result))
+    assert "classifier 1,400.0 frames/s" in text and "class of 4" in text and "counts vs offline [0, -1]" in text
+
+
+def test_cpu_ms_per_frame_adds_up_the_instances_of_a_service():
+    from offline.bench import cpu_ms_per_frame
+    assert cpu_ms_per_frame({"pose-1": 60.0, "pose-2": 40.0, "coach-1": 3.0}, 50.0) == {"pose": 20.0, "coach": 0.6}
+    assert cpu_ms_per_frame({"pose-1": 60.0}, 0.0) == {"pose": None}
+
+
+def test_an_unknown_section_is_refused_at_once():
+    from argparse import Namespace
+
+    from offline.bench import main
+    with pytest.raises(SystemExit, match="unknown section"):
+        main(Namespace(json=True, long=False, clip=None, max_workers=None, sections="stages,clas"))

@@ -6,7 +6,7 @@ import pytest
 
 from common.config import PROJECT_ROOT
 
-SERVICES = ["capture", "pose", "pose.broker", "classifier", "coach", "speech", "ui"]
+SERVICES = ["capture", "pose", "pose.broker", "classifier", "coach", "speech", "ui", "relay"]
 SUBCOMMANDS = ["up", "analyze", "eval", "bench", "monitor", "keys"]
 
 

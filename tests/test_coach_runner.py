@@ -22,7 +22,7 @@ def test_help():
 
 
 def test_runner_counts_over_sockets(tmp_path):
-    settings = Settings(classified=f"ipc://{tmp_path}/classified", coach=f"ipc://{tmp_path}/coach",
+    settings = Settings(classified=f"ipc://{tmp_path}/classified", coach_in=f"ipc://{tmp_path}/coach_in",
                         health_in=f"ipc://{tmp_path}/health", db_path=str(tmp_path / "w.sqlite3"))
     ctx = zmq.Context()
     pub = ctx.socket(zmq.PUB)
@@ -34,7 +34,7 @@ def test_runner_counts_over_sockets(tmp_path):
     sub = ctx.socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
-    sub.connect(settings.coach)
+    sub.bind(settings.coach_in)   # we play the relay: every coach publishes into it
     try:
         # PUB/SUB joins late: knock with a throwaway session until the coach answers.
         deadline = time.time() + 10

@@ -23,14 +23,48 @@ def _bound_by():
     return out
 
 
+def _instances(info) -> list[str]:
+    """Compose service names of one topology service: a sharded one runs one service per shard (name, name-1, ...),
+    since each instance must be told its shard; the others run as one service (scalable: with replicas)."""
+    if not info.sharded:
+        return [info.name]
+    count = int(COMPOSE["x-common"]["environment"][f"FT_{info.count.upper()}"])
+    return [info.name] + [f"{info.name}-{i}" for i in range(1, count)]
+
+
 def test_compose_runs_exactly_the_services_of_the_topology_each_with_its_module():
-    assert set(SERVICES) == {s.name for s in PIPELINE} | {MONITOR}
+    assert set(SERVICES) == {name for info in PIPELINE for name in _instances(info)} | {MONITOR}
     for info in PIPELINE:
-        assert SERVICES[info.name]["command"] == ["python", "-m", info.module], info.name
-        # Only scalable services may run as several replicas.
-        assert ("replicas" in SERVICES[info.name].get("deploy", {})) == info.scalable, info.name
+        for shard, name in enumerate(_instances(info)):
+            assert SERVICES[name]["command"] == ["python", "-m", info.module], name
+            # Only scalable services that need no shard of their own may run as several replicas.
+            assert ("replicas" in SERVICES[name].get("deploy", {})) == (info.scalable and not info.sharded), name
+            if info.sharded:
+                assert SERVICES[name]["environment"]["FT_SHARD"] == str(shard), name
     assert SERVICES[MONITOR]["command"] == ["fitness-trainer", "monitor"]
     assert SERVICES["pose"]["deploy"]["replicas"] >= 2
+    # Scaled out by default, so the sharded path is the one compose runs.
+    assert len(_instances(next(i for i in PIPELINE if i.name == "classifier"))) >= 2
+    assert len(_instances(next(i for i in PIPELINE if i.name == "coach"))) >= 2
+
+
+def test_every_coach_shares_the_one_history_volume_with_the_ui():
+    coaches = [n for info in PIPELINE if info.name == "coach" for n in _instances(info)]
+    for name in coaches + ["ui"]:
+        assert "workouts:/data" in SERVICES[name]["volumes"], name
+
+
+def test_compose_is_valid_against_the_compose_specification():
+    """The Compose spec's JSON schema as check-jsonschema vendors it: nothing is fetched."""
+    from check_jsonschema.builtin_schemas import get_builtin_schema
+    from jsonschema.validators import validator_for
+    schema = get_builtin_schema("vendor.compose-spec")
+    validator = validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(COMPOSE), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
+    # The validator sees mistakes: a service with an unknown key is refused.
+    broken = {**COMPOSE, "services": {**SERVICES, "ui": {**SERVICES["ui"], "replica": 2}}}
+    assert list(validator.iter_errors(broken))
 
 
 def test_every_endpoint_points_at_the_service_that_binds_it():

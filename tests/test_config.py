@@ -34,3 +34,12 @@ def test_bind_address_and_child_environment():
     assert s.bind_address("tcp://broker:5553") == "tcp://0.0.0.0:5553"
     assert s.bind_address("ipc:///tmp/x") == "ipc:///tmp/x"
     assert Settings.from_env(s.to_env()) == s
+
+
+def test_shard_index_from_a_number_or_a_statefulset_pod_name():
+    assert Settings(shard="2").shard_index(3) == 2
+    assert Settings(shard="coach-1").shard_index(2) == 1           # a StatefulSet pod: <name>-<ordinal>
+    assert Settings(shard="fitness-classifier-0").shard_index(1) == 0
+    for bad, count in (("3", 3), ("-1", 2), ("coach", 2), ("coach-x", 2), ("", 1)):
+        with pytest.raises(SystemExit, match="FT_SHARD"):
+            Settings(shard=bad).shard_index(count)

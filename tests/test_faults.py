@@ -270,7 +270,7 @@ def wait_subscribed(sock: zmq.Socket, topics: list[bytes], timeout=30.0) -> None
 
 def test_coach_survives_garbage(services):
     svc = services("coach", "services.coach")
-    updates = svc.socket(zmq.SUB, svc.settings.coach, subscribe=b"coach_update")
+    updates = svc.socket(zmq.SUB, svc.settings.coach_in, bind=True, subscribe=b"coach_update")   # as the relay
     pub = xpub(svc, svc.settings.classified, [b"classification", b"frame_skipped", b"end_of_stream"])
     bad = garbage("classification", 1500, seed=3) + garbage("end_of_stream", 100, seed=4)
     expected = expected_faults(bad)
@@ -317,7 +317,7 @@ def _ui_url(svc: Service, timeout=20.0) -> str:
 
 def test_classifier_survives_garbage(services):
     svc = services("classifier", "services.classifier")
-    out = svc.socket(zmq.SUB, svc.settings.classified, subscribe=b"classification")
+    out = svc.socket(zmq.SUB, svc.settings.classified_in, bind=True, subscribe=b"classification")   # as the relay
     pub = xpub(svc, svc.settings.poses, [b"pose", b"frame_skipped", b"end_of_stream"])
     bad = garbage("pose", 1500, seed=5) + garbage("frame_skipped", 100, seed=6)
     expected = expected_faults(bad)
@@ -453,7 +453,7 @@ def test_restarted_coach_keeps_the_counts(services, clips_dir, tmp_path):
     # Kill a few frames after the second rep: counts made so far are in the store, none is half-done.
     cut = reference.index(2) + 5
     svc = services("coach", "services.coach")
-    updates = svc.socket(zmq.SUB, svc.settings.coach, subscribe=b"coach_update")
+    updates = svc.socket(zmq.SUB, svc.settings.coach_in, bind=True, subscribe=b"coach_update")   # as the relay
     pub = xpub(svc, svc.settings.classified, [b"classification"])
     _joined(updates, pub)
     flood(pub, [busmod.encode(m) for m in messages[:cut]])

@@ -200,7 +200,8 @@ def test_health_panel_and_the_ui_heartbeat(rig):
     assert health["services"][0]["service"] == "coach" and health["services"][0]["alive"] is True
     # The rest of the pipeline did not report: listed as missing, so the system is not all alive.
     assert {s["service"] for s in health["services"] if s.get("missing")} == {"capture", "broker", "pose",
-                                                                               "classifier", "speech", "ui"}
+                                                                               "classifier", "speech", "ui",
+                                                                               "relay"}
     assert health["all_alive"] is False
     assert health["ui"]["hub_alive"] is True and "ingest.frames" in health["ui"]
     sock = rig.socks["health_in"]

@@ -128,7 +128,7 @@ def test_health_report_with_age_and_overall_state():
                                    "restarts": 2, "pid": 11, "stats": {}}
     # Services of the pipeline that never reported (e.g. crashing at start) are listed as missing.
     missing = [s["service"] for s in view["services"] if s.get("missing")]
-    assert missing == ["capture", "broker", "classifier", "coach", "ui"]
+    assert missing == ["capture", "broker", "classifier", "coach", "ui", "relay"]
     assert LiveState().health_view(now=1.0) == {"services": [], "report_age_s": None, "all_alive": False}
 
 

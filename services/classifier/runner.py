@@ -1,4 +1,4 @@
-"""Classifier runner: SUB poses -> ClassifierProcessor -> PUB classified."""
+"""Classifier runner: SUB poses (this shard's sessions) -> ClassifierProcessor -> PUB into the relay (classified)."""
 from __future__ import annotations
 
 import argparse
@@ -9,12 +9,12 @@ import zmq
 
 from common.config import Settings
 from common.service import ServiceRunner, service_main
+from common.messages import EndOfStream, FrameSkipped, PoseResult, shard_topics
 from services.classifier.processor import ClassifierProcessor
 
 
-SETTINGS = ("poses", "classified", "health_in", "models_dir", "reorder_timeout_s", "worker_timeout_s",
-            "bind_host",
-            "curve_dir")
+SETTINGS = ("poses", "classified_in", "health_in", "models_dir", "reorder_timeout_s", "worker_timeout_s",
+            "classifiers", "shard", "curve_dir")
 
 
 class ClassifierRunner(ServiceRunner):
@@ -26,9 +26,14 @@ class ClassifierRunner(ServiceRunner):
         self.processor = ClassifierProcessor(partial(SessionClassifier, cascade),
                                              reorder_timeout_s=settings.reorder_timeout_s,
                                              offline_timeout_s=settings.worker_timeout_s + 1.0)
+        # Shard i of N: only the sessions whose slot is ours (the broker's PUB filters, see docs/PROTOCOL.md).
+        shard = settings.shard_index(settings.classifiers)
         self.sub = self.bus.socket(zmq.SUB, settings.poses, bind=False, hwm=10000,
-                                   subscribe=[b"pose", b"frame_skipped", b"end_of_stream"])
-        self.pub = self.bus.socket(zmq.PUB, settings.classified, bind=True, hwm=10000)
+                                   subscribe=shard_topics([PoseResult, FrameSkipped, EndOfStream], shard,
+                                                          settings.classifiers))
+        # Any number of classifiers publish into the relay, which binds `classified` for the subscribers.
+        self.pub = self.bus.socket(zmq.PUB, settings.classified_in, bind=False, hwm=10000)
+        self.stats["shard"] = f"{shard}/{settings.classifiers}"
         self.on(self.sub, self._on_pose)
         self.every_loop(self._tick)
 

@@ -1,4 +1,4 @@
-"""Coach runner: SUB classified -> CoachProcessor (SQLite history) -> PUB coach."""
+"""Coach runner: SUB classified (this shard's sessions) -> CoachProcessor (SQLite history) -> PUB into the relay."""
 from __future__ import annotations
 
 import argparse
@@ -10,9 +10,10 @@ from common.config import Settings
 from common.service import ServiceRunner, service_main
 from services.coach.processor import CoachProcessor
 from common.history import HistoryWriter
+from common.messages import Classification, EndOfStream, FrameSkipped, shard_topics
 
 
-SETTINGS = ("classified", "coach", "health_in", "db_path", "set_pause_s", "cue_interval_s", "bind_host",
+SETTINGS = ("classified", "coach_in", "health_in", "db_path", "set_pause_s", "cue_interval_s", "coaches", "shard",
             "curve_dir")
 EXPIRE_EVERY_S = 5.0
 
@@ -23,9 +24,14 @@ class CoachRunner(ServiceRunner):
         self.store = HistoryWriter(settings.db_path)
         self.processor = CoachProcessor(self.store, settings)
         # Offline analysis sends every frame: a deep queue, so nothing is lost while a rep is written.
+        # Shard i of N: only our sessions' messages (each classifier's PUB filters, through the relay).
+        shard = settings.shard_index(settings.coaches)
         self.sub = self.bus.socket(zmq.SUB, settings.classified, bind=False, hwm=10000,
-                                   subscribe=[b"classification", b"frame_skipped", b"end_of_stream"])
-        self.pub = self.bus.socket(zmq.PUB, settings.coach, bind=True, hwm=10000)
+                                   subscribe=shard_topics([Classification, FrameSkipped, EndOfStream], shard,
+                                                          settings.coaches))
+        # Any number of coaches publish into the relay, which binds `coach` for speech, the UI and analyze.
+        self.pub = self.bus.socket(zmq.PUB, settings.coach_in, bind=False, hwm=10000)
+        self.stats["shard"] = f"{shard}/{settings.coaches}"
         self.on(self.sub, self._on_message)
         self.every_loop(self._tick)
         self._next_expire = 0.0

@@ -8,7 +8,7 @@ import zmq
 
 from common import bus
 from common.config import Settings
-from common.messages import PoseResult, FrameSkipped, WorkerReady
+from common.messages import Frame, FrameSkipped, PoseResult, ProtocolError, WorkerReady, decode
 from common.service import ServiceRunner, service_main
 from services.pose.broker_core import Actions, BrokerCore
 
@@ -29,25 +29,35 @@ class BrokerRunner(ServiceRunner):
         self.every_loop(self._tick)
         self._next_expire = 0.0
 
+    # Frames and results are routed on their header alone (peek) and forwarded as the frames they came in: the
+    # broker never decodes a body, builds a message or re-encodes one on the hot path (issue #12).
     def _from_source(self, sock: zmq.Socket) -> None:
-        got = self.receive(sock, routed=True)
+        got = self.receive_envelope(sock, routed=True)
         if got is None:
             return
-        route, msg = got
+        route, env = got
+        if env.TYPE == Frame.TYPE:
+            self._apply(self.core.on_source(route[0], env, time.time()))
+            return
+        try:
+            msg = decode(env.frames)   # rare control messages (end_of_stream): decoded in full
+        except ProtocolError as exc:
+            self.faults.record(exc.kind, exc.detail)
+            return
         self._apply(self.core.on_source(route[0], msg, time.time()))
 
     def _from_worker(self, sock: zmq.Socket) -> None:
-        got = self.receive(sock, routed=True)
+        got = self.receive_envelope(sock, routed=True)
         if got is None:
             return
-        route, msg = got
+        route, env = got
         now = time.time()
-        if isinstance(msg, WorkerReady):
+        if env.TYPE == WorkerReady.TYPE:
             self._apply(self.core.on_worker_ready(route[0], now))
-        elif isinstance(msg, (PoseResult, FrameSkipped)):
-            self._apply(self.core.on_worker_result(route[0], msg, now))
+        elif env.TYPE in (PoseResult.TYPE, FrameSkipped.TYPE):
+            self._apply(self.core.on_worker_result(route[0], env, now))
         else:
-            self.faults.record("unexpected_type", f"{msg.TYPE} from a worker")
+            self.faults.record("unexpected_type", f"{env.TYPE} from a worker")
 
     def _tick(self, now: float) -> None:
         if now >= self._next_expire:

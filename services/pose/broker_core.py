@@ -5,7 +5,7 @@ import logging
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 
-from common.messages import Credit, EndOfStream, Frame, FrameSkipped, Message
+from common.messages import Credit, EndOfStream, Envelope, Frame, FrameSkipped, Message
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +68,9 @@ class BrokerCore:
                       "late_results": 0}
 
     # -------------------------------------------------------------------------------- inputs
-    def on_source(self, source: bytes, msg: Message, now: float) -> Actions:
-        if isinstance(msg, Frame):
+    def on_source(self, source: bytes, msg: Message | Envelope, now: float) -> Actions:
+        # A frame may come as an Envelope (header only, frames untouched): the runner forwards those unopened.
+        if msg.TYPE == Frame.TYPE:
             return self._on_frame(source, msg, now)
         if isinstance(msg, EndOfStream):
             sess = self.sessions.setdefault(msg.session, _Session(source=source))

@@ -1,0 +1,56 @@
+"""A class on one laptop, simulated on the broker's logic: overload thins every trainee's frames alike, and what
+is served is always that trainee's newest frame (issue #12). Simulated time, no sockets."""
+from collections import Counter
+
+import pytest
+
+from common.messages import Frame, PoseResult
+from services.pose.broker_core import BrokerCore
+
+
+@pytest.mark.parametrize("trainees,workers", [(4, 2), (8, 2), (16, 4)])
+def test_overload_is_shared_fairly_and_newest_first(trainees, workers):
+    fps, pose_s, seconds = 30.0, 0.021, 20.0     # each trainee's camera; BlazePose time per frame
+    core = BrokerCore()
+    busy: dict[bytes, tuple[float, Frame]] = {}  # worker -> (done at, frame)
+    for w in range(workers):
+        core.on_worker_ready(f"w{w}".encode(), 0.0)
+    served, newest, ages = Counter(), {}, []
+    # Each trainee's camera runs at 30 frame/s, the cameras out of phase with each other.
+    next_frame = {f"t{k}": k / (fps * trainees) for k in range(trainees)}
+    seq = Counter()
+    t, step = 0.0, 0.0005
+    while t < seconds:
+        for name, due in next_frame.items():
+            if due <= t:
+                frame = Frame(session=name, seq=seq[name], ts_capture=due, live=True, jpeg=b"\xff\xd8\xff")
+                newest[name] = frame.seq
+                seq[name] += 1
+                next_frame[name] = due + 1.0 / fps
+                _dispatch(core.on_source(b"ui", frame, t), busy, t, pose_s, newest, served, ages)
+        for worker, (done, frame) in list(busy.items()):
+            if done <= t:
+                del busy[worker]
+                out = core.on_worker_result(worker, PoseResult(session=frame.session, seq=frame.seq), t)
+                _dispatch(out, busy, t, pose_s, newest, served, ages)
+        t += step
+    counts = [served[f"t{k}"] for k in range(trainees)]
+    mean = sum(counts) / trainees
+    # Every worker busy all the time (the pool's capacity, nothing lost to scheduling) ...
+    assert sum(counts) >= 0.97 * workers * seconds / pose_s
+    # ... shared alike: every trainee within ±10 % of the mean ...
+    assert max(abs(c - mean) for c in counts) <= 0.10 * mean, counts
+    # ... and never an old frame: what a worker starts is the trainee's newest frame (or the one just before it,
+    # when the next arrived while the worker was being handed this one), at most two frame periods old.
+    assert all(age <= 1 for age in ages), Counter(ages)
+    # Every frame not served was dropped on purpose and counted (none is left waiting but the newest).
+    waiting = sum(len(s.queue) for s in core.sessions.values())
+    assert waiting <= trainees
+    assert core.stats["dropped_live"] == sum(seq.values()) - sum(counts) - waiting
+
+
+def _dispatch(actions, busy, t, pose_s, newest, served, ages):
+    for worker, frame in actions.to_workers:
+        busy[worker] = (t + pose_s, frame)
+        served[frame.session] += 1
+        ages.append(newest[frame.session] - frame.seq)
