@@ -102,8 +102,8 @@ def clip_windows(clip: Clip, stretch: float = 1.0) -> tuple[np.ndarray, list[str
     """Window features every STEP_S along the clip (each window ending at its newest frame) and their labels."""
     present = ~np.isnan(clip.landmarks[:, 0, 0])
     descriptors = np.full((len(clip.t), len(window.FRAME_COLS)), np.nan)
-    for i in np.flatnonzero(present):
-        descriptors[i] = window.frame_descriptor(clip.landmarks[i], clip.aspect)
+    if present.any():
+        descriptors[present] = window.frame_descriptors(clip.landmarks[present], clip.aspect)
     signals = signal_ranges(clip)
     feats, labels = [], []
     if len(clip.t):
