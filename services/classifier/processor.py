@@ -28,14 +28,21 @@ class ClassifierProcessor:
     # it after its worker timeout; wait for it rather than skip it.
     offline_timeout_s: float = 4.0
     session_idle_s: float = 300.0
+    # Sessions kept at once: a new one beyond it forgets the one heard from longest ago (a flood of one-frame
+    # sessions must not grow the classifier without end).
+    max_sessions: int = 128
     sessions: dict[str, _SessionState] = field(default_factory=dict)
-    stats: dict[str, int] = field(default_factory=lambda: {"frames": 0, "no_person": 0, "bad_landmarks": 0})
+    stats: dict[str, int] = field(default_factory=lambda: {"frames": 0, "no_person": 0, "bad_landmarks": 0,
+                                                           "sessions_evicted": 0})
 
     def process(self, msg: Message, now: float) -> list[Message]:
         if not isinstance(msg, (PoseResult, FrameSkipped, EndOfStream)):
             return []
         state = self.sessions.get(msg.session)
         if state is None:
+            if len(self.sessions) >= self.max_sessions:
+                del self.sessions[min(self.sessions, key=lambda s: self.sessions[s].last_seen)]
+                self.stats["sessions_evicted"] += 1
             live = getattr(msg, "live", True)
             timeout = self.reorder_timeout_s if live else max(self.reorder_timeout_s, self.offline_timeout_s)
             state = self.sessions[msg.session] = _SessionState(ReorderBuffer(timeout), self.classifier_factory())
