@@ -96,7 +96,7 @@ def flood_ingest(ctx: zmq.Context, settings, sessions: int = 1000, prefix: str =
                                     jpeg=SMALL_JPEG))
         return sessions
     finally:
-        push.close(linger=0)
+        push.close(linger=5000)   # what is still queued here goes out first
 
 
 def kill(pid: int) -> None:

@@ -13,6 +13,9 @@ from common.history import HistoryWriter
 
 logger = logging.getLogger(__name__)
 
+# A session that brought this many frames is a trainee's: when the table is full, newcomers are closed first.
+ESTABLISHED_FRAMES = 30
+
 
 class CoachProcessor:
     """Pure apart from the store: times come from the messages; `now` (receive time) only drives idle expiry.
@@ -141,10 +144,12 @@ class CoachProcessor:
                                          store_id=last["id"])
 
     def _make_room(self, session_id: str) -> list[Message]:
-        """A new session beyond max_sessions closes the one heard from longest ago."""
+        """A new session beyond max_sessions closes the newcomer heard from longest ago (a flood of one-frame
+        sessions replaces only its own), or else the session heard from longest ago."""
         if session_id in self.sessions or len(self.sessions) < self.max_sessions:
             return []
-        oldest = min(self.sessions, key=lambda s: self._last_heard.get(s, 0.0))
+        newcomers = [s for s, session in self.sessions.items() if session.frames_seen < ESTABLISHED_FRAMES]
+        oldest = min(newcomers or self.sessions, key=lambda s: self._last_heard.get(s, 0.0))
         logger.warning("%d sessions open: closing %s, heard from longest ago", len(self.sessions), oldest)
         self.stats["sessions_evicted"] += 1
         return self._close(oldest, "evicted")

@@ -109,9 +109,12 @@ class BrokerCore:
         self.stats["frames_in"] += 1
         out = Actions()
         sess = self.sessions.get(frame.session)
+        # A refused frame of a new session leaves no trace: the table is not churned by frames never served.
+        if sess is None and self.newcomer_queued >= self.max_queued:
+            return self._refuse(source, frame, "broker busy: too many new sessions")
+        if sess is None and len(self.sessions) >= self.max_sessions and not self._evict_idle_session():
+            return self._refuse(source, frame, "broker full: too many sessions")
         if sess is None:
-            if len(self.sessions) >= self.max_sessions and not self._evict_idle_session():
-                return self._refuse(source, frame, "broker full: too many sessions")
             sess = self.sessions[frame.session] = _Session(source=source, live=frame.live)
         sess.source, sess.live, sess.last_seen = source, frame.live, now
         if sess.live:
@@ -120,15 +123,22 @@ class BrokerCore:
                 self.stats["dropped_live"] += 1
                 out.publish.append(FrameSkipped(session=old.session, seq=old.seq, ts_capture=old.ts_capture,
                                                 reason="dropped: workers busy"))
-        elif len(sess.queue) >= OFFLINE_QUEUE_MAX:
-            return self._refuse(source, frame, "over the session's credit")
-        if not sess.established and self.newcomer_queued >= self.max_queued:
-            return self._refuse(source, frame, "broker busy: too many new sessions")
-        if self.queued >= TOTAL_QUEUE_FACTOR * self.max_queued:
-            return self._refuse(source, frame, "broker busy: too many frames waiting")
+        refusal = self._refusal(sess)
+        if refusal is not None:
+            out.extend(self._refuse(source, frame, refusal))
+            return out
         self._push(sess, frame)
         out.extend(self.dispatch(now))
         return out
+
+    def _refusal(self, sess: _Session) -> str | None:
+        if not sess.live and len(sess.queue) >= OFFLINE_QUEUE_MAX:
+            return "over the session's credit"
+        if not sess.established and self.newcomer_queued >= self.max_queued:
+            return "broker busy: too many new sessions"
+        if self.queued >= TOTAL_QUEUE_FACTOR * self.max_queued:
+            return "broker busy: too many frames waiting"
+        return None
 
     # Every frame enters and leaves a queue through these (and _forget), so the counts stay exact.
     def _push(self, sess: _Session, frame: Frame, front: bool = False) -> None:
@@ -153,13 +163,22 @@ class BrokerCore:
         return out
 
     def _evict_idle_session(self) -> bool:
-        """Forget the least recently served session with nothing waiting or in flight (it comes back if it sends)."""
+        """Forget a session with nothing waiting or in flight (it comes back if it sends): the least recently served
+        newcomer, or else the established session heard from longest ago (a trainee loses its standing last)."""
+        oldest = None
         for session, sess in self.sessions.items():
-            if sess.idle and sess.end is None:
-                self._forget(session)
-                self.stats["sessions_evicted"] += 1
-                return True
-        return False
+            if not sess.idle or sess.end is not None:
+                continue
+            if not sess.established:
+                oldest = session
+                break
+            if oldest is None or sess.last_seen < self.sessions[oldest].last_seen:
+                oldest = session
+        if oldest is None:
+            return False
+        self._forget(oldest)
+        self.stats["sessions_evicted"] += 1
+        return True
 
     def _forget(self, session: str) -> None:
         sess = self.sessions.pop(session)
