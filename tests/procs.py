@@ -19,9 +19,8 @@ from launcher.analyze import ipc_settings
 class Service:
     """One service process on private ipc endpoints; we hold its log and listen to its heartbeats."""
 
-    def __init__(self, workdir: Path, name: str, module: str, args=(), user: int | None = None, **overrides):
+    def __init__(self, workdir: Path, name: str, module: str, args=(), **overrides):
         self.name, self.module, self.args = name, module, list(args)
-        self.user = user   # run as this uid (and its gid): file permissions bind it, as they never bind root
         self.settings = ipc_settings(str(workdir), heartbeat_s=0.5, **overrides)
         self.log = workdir / f"{name}.log"
         self.ctx = zmq.Context.instance()
@@ -44,9 +43,8 @@ class Service:
     def start(self) -> "Service":
         env = {**os.environ, **self.settings.to_env(), "PYTHONPATH": str(PROJECT_ROOT)}
         with open(self.log, "ab") as out:
-            as_user = {} if self.user is None else {"user": self.user, "group": self.user, "extra_groups": []}
             self.proc = subprocess.Popen([sys.executable, "-m", self.module, *self.args], env=env, cwd=PROJECT_ROOT,
-                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **as_user)
+                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         assert self.wait_beat(lambda b: True, timeout=60), f"{self.name} never sent a heartbeat:\n{self.tail()}"
         return self
 
