@@ -57,7 +57,11 @@ def cmd_up(args) -> int:
 def cmd_monitor(args) -> int:
     """Health channel only (for containers, where Docker restarts processes)."""
     from launcher.supervisor import Supervisor
-    supervisor = Supervisor(settings_from_args(args), [])
+    settings = settings_from_args(args)
+    supervisor = Supervisor(settings, [])
+    if supervisor.monitor.open and not settings.curve_dir:
+        print("fitness-trainer monitor: heartbeats are not authenticated; give every container the same "
+              "FT_HEALTH_KEY (or FT_CURVE_DIR) so strangers cannot reach the health report", file=sys.stderr)
     on_stop_signals(supervisor.stop_event.set)
     try:
         supervisor.run()
@@ -124,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="Pose worker processes (default 2)")
     up.add_argument("--port", dest="ui_port", type=int, default=None, help="Web UI port (default 8000)")
     add_arguments(up, "classifiers", "coaches", "ui_host", "ui_token", "loop", "realtime", "db_path", "curve_dir",
-                  "log_level", "log_dir")
+                  "health_key", "log_level", "log_dir")
     up.set_defaults(func=cmd_up)
 
     an = sub.add_parser("analyze", help="Run clips through the services; print what was counted",
@@ -198,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     mo = sub.add_parser("monitor", help="Run only the health channel (containers)",
                         description="Collect heartbeats and publish the health report (no process management).")
-    add_arguments(mo, "health_in", "health_out", "bind_host", "curve_dir", "log_level")
+    add_arguments(mo, "health_in", "health_out", "bind_host", "curve_dir", "health_key", "log_level")
     mo.set_defaults(func=cmd_monitor)
 
     ke = sub.add_parser("keys", help="Create CURVE keys for encrypted ZeroMQ links between machines",
