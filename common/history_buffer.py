@@ -45,7 +45,7 @@ class BufferedHistory:
         self.store: HistoryWriter | None = None
         self.problem: str | None = None
         self.pending: deque[tuple[str, tuple]] = deque()
-        self.stats = {"store_failures": 0, "store_recoveries": 0, "store_dropped": 0}
+        self.stats = {"store_failures": 0, "store_recoveries": 0, "store_dropped": 0, "store_rejected": 0}
         self._generation = 0          # bumped whenever the file behind `path` is another one
         self._file_id: tuple[int, int] | None = None
         self._rows: dict[int, tuple[int, int]] = {}      # handle -> (generation, row id)
@@ -148,6 +148,11 @@ class BufferedHistory:
             except STORE_ERRORS as exc:
                 self._down(exc)
                 return False
+            except Exception as exc:   # the store refused this one write itself (a bug upstream): it must not
+                self.stats["store_rejected"] += 1   # block every write behind it
+                if self.stats["store_rejected"] == 1 or self.stats["store_rejected"] % 1000 == 0:
+                    logger.error("history store %s refused a %s write (%d so far): %r", self.path, op,
+                                 self.stats["store_rejected"], exc)
             self.pending.popleft()
         return True
 

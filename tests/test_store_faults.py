@@ -173,3 +173,18 @@ def test_a_store_damaged_under_the_coach_is_replaced_by_a_fresh_one_once_moved_a
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT started_at, ended_at FROM sessions WHERE id = 's1'").fetchone() == (T0 + 50, T0 + 60)
     conn.close()
+
+
+def test_a_write_the_store_itself_refuses_is_dropped_and_blocks_nothing_behind_it(tmp_path, monkeypatch):
+    store = BufferedHistory(tmp_path / "w.sqlite3")
+    store.start_session("s1", T0, "live")
+
+    def refuse(*args):
+        raise ValueError("a set needs an exercise")   # what a bug upstream meets
+    monkeypatch.setattr(store.store, "close_set", refuse)
+    set_handle = store.open_set("s1", "squat", 1, T0 + 1)
+    store.close_set(set_handle, T0 + 2)
+    store.record_rep("s1", set_handle, "squat", 1, T0 + 3, 1.0, 80.0, 90.0, [])
+    assert store.healthy and not store.pending and store.stats["store_rejected"] == 1
+    store.close()
+    assert rep_count(tmp_path / "w.sqlite3", "s1") == 1
