@@ -195,7 +195,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 # Settings that name a file or folder: a command resolves them where the user stands, before its children (started
 # in the project folder) see them.
-PATH_SETTINGS = ("models_dir", "db_path", "speech_cache_dir", "curve_dir", "data_dir")
+PATH_SETTINGS = ("models_dir", "db_path", "speech_cache_dir", "curve_dir", "data_dir", "log_dir")
 LIVE_SOURCES = ("", "webcam", "browser")
 
 

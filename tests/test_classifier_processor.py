@@ -90,7 +90,7 @@ def test_a_flood_of_one_frame_sessions_never_evicts_a_trainee():
     from common.messages import FrameSkipped, PoseResult
 
     class Dummy:
-        def classify(self, landmarks, aspect):
+        def classify(self, landmarks, aspect, *_):
             from services.classifier.session import ClassifierOutput
             return ClassifierOutput("none", 0.0, "", 0.0, "none")
 

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from common.config import PROJECT_ROOT
-from tests.net import free_port
+from offline.local_system import ENDPOINTS, free_port
 from tests.test_store_faults import damage, history_with_a_set
 
 ENV = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
@@ -28,7 +28,9 @@ def cli(*args, cwd, timeout=120) -> subprocess.CompletedProcess:
 
 
 def start_cli(*args, cwd) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "launcher.cli", *args], cwd=cwd, env=ENV, text=True,
+    # Private ports for every endpoint: a trainer running on this machine is never disturbed.
+    env = {**ENV, **{f"FT_{name.upper()}": f"tcp://127.0.0.1:{free_port()}" for name in ENDPOINTS}}
+    return subprocess.Popen([sys.executable, "-m", "launcher.cli", *args], cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -142,7 +144,7 @@ def test_every_stop_signal_stops_all_services_without_a_traceback(tmp_path):
 def test_no_service_outlives_a_command_killed_with_sigkill(tmp_path, command):
     noise_video(tmp_path / "long.mp4", 60.0)
     args = (["analyze", "--no-progress", "--pose-workers", "1", "long.mp4"] if command == "analyze" else
-            ["up", "--pose-workers", "1", "--port", str(free_port()), "--db-path", "w.sqlite3"])
+            ["up", "--pose-workers", "1", "--port", str(free_port()), "--db-path", "w.sqlite3", "--log-dir", "logs"])
     proc = start_cli(*args, cwd=tmp_path)
     kids = children_once_started(proc, at_least=4 if command == "analyze" else 7)
     proc.kill()   # SIGKILL: no handler runs, nothing stops the children but themselves

@@ -15,7 +15,7 @@ from launcher.analyze import ipc_settings
 from launcher.health import HealthMonitor
 from launcher.supervisor import ServiceSpec, Supervisor
 from offline.soak_faults import stranger_heartbeats
-from tests.net import free_port
+from offline.local_system import free_port
 
 
 def beat(pid: int, now: float, service="coach", instance=None, health="ok") -> Heartbeat:
