@@ -29,7 +29,10 @@ _PR_SET_PDEATHSIG = 1
 def die_with_parent(parent_pid: int) -> None:
     """Ask the kernel for SIGTERM when the process that started us dies (Linux), so no service outlives its
     command even when that command is killed with SIGKILL. ServiceRunner.run also watches the parent's pid: the
-    portable fallback, and the only guard for a parent that died before this call."""
+    portable fallback, and the only guard for a parent that died before this call.
+
+    The kernel sends it when the *thread* that forked us ends: the supervisor spawns from the thread that runs it
+    (the main thread of `up`, `analyze`, `bench`, `soak`), which lives as long as the command."""
     if not parent_pid or not sys.platform.startswith("linux"):
         return
     try:
