@@ -107,8 +107,9 @@ class HealthMonitor:
                 return inst.stats
         return {}
 
-    def unhealthy(self) -> list[_Instance]:
-        return [i for i in self.instances.values() if i.health != OK]
+    def unhealthy(self, now: float) -> list[_Instance]:
+        """Instances alive and unhealthy (a dead one is reported dead, not unhealthy)."""
+        return [i for i in self.instances.values() if i.health != OK and now - i.last_seen <= self.stale_after_s]
 
     def report(self, now: float, restarts: dict[int, int] | None = None) -> HealthReport:
         restarts = restarts or {}

@@ -242,7 +242,10 @@ class Supervisor:
             logger.error("%s is UNHEALTHY: %s", label, change.reason)
 
     def _remind(self, now: float) -> None:
-        for inst in self.monitor.unhealthy():
+        unhealthy = self.monitor.unhealthy(now)
+        for gone in set(self._reminded) - {i.instance for i in unhealthy}:
+            del self._reminded[gone]
+        for inst in unhealthy:
             since = self._reminded.setdefault(inst.instance, now)
             if now - since >= UNHEALTHY_REMINDER_S:
                 self._reminded[inst.instance] = now

@@ -181,7 +181,7 @@ class SoakRun:
             except psutil.Error:
                 continue
             self.rss.setdefault(m.label, []).append((round(now - self.t0, 1), round(mb, 1)))
-        for inst in self.sup.monitor.unhealthy():
+        for inst in self.sup.monitor.unhealthy(now):
             label = next((m.label for m in self.sup.managed if m.proc and m.proc.pid == inst.pid), inst.instance)
             spell = self.unhealthy.setdefault(label, {"seconds": 0.0, "reasons": []})
             spell["seconds"] += SAMPLE_S

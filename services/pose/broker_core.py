@@ -120,6 +120,7 @@ class BrokerCore:
         if sess.live:
             while len(sess.queue) >= self.live_queue:
                 old = self._pop(sess)
+                sess.tries.pop(old.seq, None)
                 self.stats["dropped_live"] += 1
                 out.publish.append(FrameSkipped(session=old.session, seq=old.seq, ts_capture=old.ts_capture,
                                                 reason="dropped: workers busy"))
