@@ -292,7 +292,16 @@ class BufferedHistory:
         return self._read(lambda store: store.session_totals(session_id), {})
 
     def open_sessions(self) -> list[dict]:
-        return self._read(lambda store: store.open_sessions(), [])
+        """HistoryReader.open_sessions; while the store refuses writes it may still be read (a read-only file)."""
+        if self.store is not None:
+            return self._read(lambda store: store.open_sessions(), [])
+        reader = HistoryReader(self.path)
+        try:
+            return reader.open_sessions()
+        except STORE_ERRORS:
+            return []
+        finally:
+            reader.close()
 
     def _read_only(self, session_id: str) -> dict | None:
         reader = HistoryReader(self.path)

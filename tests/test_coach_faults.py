@@ -160,3 +160,20 @@ def test_the_coach_keeps_at_most_max_sessions_and_closes_newcomers_first(tmp_pat
     assert len(coach.sessions) == 4 and "trainee" in coach.sessions
     assert len(closed) == 47 and all(s.startswith("stranger-") for s in closed)
     assert coach.stats["sessions_evicted"] == 47
+
+
+def test_sessions_left_open_are_finished_even_when_the_store_was_read_only_at_the_restart(services, tmp_path):
+    db = tmp_path / "w.sqlite3"
+    svc, updates, pub = coach_with_publisher(services, db_path=str(db), session_idle_s=2.0)
+    send_and_wait(svc, updates, pub, Stream("left").frames(20, "squat", "start", squat_frame(0.0)).squats(2))
+    svc.kill(signal.SIGKILL)
+    make_read_only(db)
+    try:
+        svc.start()   # the store can be read, not written: the open session is adopted all the same
+        assert svc.wait_beat(lambda b: b.stats.get("health") == "unhealthy" and b.stats.get("store_pending", 0) >= 1,
+                             timeout=30), svc.last_beat   # idle: its end is written as soon as the store takes it
+        assert session_rows(db)["left"] == (None,)
+    finally:
+        make_writable(db)
+    assert svc.wait_beat(lambda b: b.stats.get("health") == "ok" and b.stats.get("store_pending") == 0, timeout=20)
+    assert session_rows(db)["left"][0] is not None

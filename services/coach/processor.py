@@ -63,7 +63,7 @@ class CoachProcessor:
         kept dormant: its trainee's next frame resumes it (counts and set), or it is closed once idle. An old one
         is over: it is closed at its last activity."""
         for row in self.store.open_sessions():
-            if row["id"] in self.sessions or not self.mine(row["id"]):
+            if row["id"] in self.sessions or row["id"] in self._dormant or not self.mine(row["id"]):
                 continue
             if now - row["last_activity"] > self.idle_s or len(self._dormant) >= self.max_sessions:
                 self.store.end_session(row["id"], row["last_activity"])

@@ -49,7 +49,11 @@ class CoachRunner(ServiceRunner):
         if now >= self._next_expire:
             self._next_expire = now + EXPIRE_EVERY_S
             self.publish(self.pub, self.processor.expire(now))
+        recoveries = self.store.stats["store_recoveries"]
         self.store.retry(now)
+        if self.store.stats["store_recoveries"] > recoveries:
+            # Unreadable at start, the store could not say which sessions were left open: it can now.
+            self.processor.adopt_open_sessions(now)
         self._store_health()
 
     def _store_health(self) -> None:

@@ -10,9 +10,10 @@ from common.messages import Credit, EndOfStream, Envelope, Frame, FrameSkipped, 
 logger = logging.getLogger(__name__)
 
 # A session that has had this many frames served (about a second of camera) is a trainee, no longer a newcomer:
-# newcomers share one bounded queue and half the workers' turns, so a flood of one-frame sessions cannot starve
-# the trainees already counting.
+# newcomers share one bounded queue and one worker turn in NEWCOMER_EVERY, so a flood of one-frame sessions cannot
+# starve the trainees already counting (a newcomer's frame also costs a worker a new tracker, ~5x a tracked frame).
 ESTABLISHED_FRAMES = 30
+NEWCOMER_EVERY = 4
 # An offline session's source keeps `offline_window` frames in flight; a source that ignores its credit is cut off
 # at this many waiting frames.
 OFFLINE_QUEUE_MAX = 32
@@ -90,7 +91,7 @@ class BrokerCore:
         self.owner: dict[str, bytes] = {}                       # session -> worker holding its tracker
         self.queued = 0             # frames waiting, all sessions
         self.newcomer_queued = 0    # of which belong to sessions not yet established
-        self._newcomers_turn = False
+        self._since_newcomer = 0    # established sessions served since a newcomer was
         self.stats = {"frames_in": 0, "frames_out": 0, "dropped_live": 0, "requeued": 0, "results": 0,
                       "late_results": 0, "skipped_after_tries": 0, "refused_busy": 0, "sessions_evicted": 0}
 
@@ -244,9 +245,10 @@ class BrokerCore:
     def _next_job(self) -> tuple[str, bytes] | None:
         """The next session in round-robin order that has a frame and a worker it may use now.
 
-        Established sessions and newcomers take turns (either takes the turn the other has no use for), so however
-        many newcomers wait, the trainees already counting keep at least half of the workers' time.
+        Newcomers get one turn in NEWCOMER_EVERY, established sessions the others (either takes a turn the other has
+        no use for), so however many newcomers wait, the trainees already counting keep most of the workers' time.
         """
+        newcomers_turn = self._since_newcomer >= NEWCOMER_EVERY - 1
         fallback = None
         for session, sess in self.sessions.items():
             if not sess.queue:
@@ -254,7 +256,7 @@ class BrokerCore:
             worker = self._worker_for(session, sess)
             if worker is None:
                 continue
-            if sess.established != self._newcomers_turn:   # the kind of session whose turn it is
+            if sess.established != newcomers_turn:   # the kind of session whose turn it is
                 picked = session, worker
                 break
             if fallback is None:
@@ -263,8 +265,8 @@ class BrokerCore:
             picked = fallback
         if picked is None:
             return None
-        # The other kind's turn next; round-robin within a kind: served sessions go to the back.
-        self._newcomers_turn = self.sessions[picked[0]].established
+        # Round-robin within a kind: served sessions go to the back.
+        self._since_newcomer = self._since_newcomer + 1 if self.sessions[picked[0]].established else 0
         self.sessions.move_to_end(picked[0])
         return picked
 
