@@ -79,6 +79,7 @@ class SoakRun:
 
     def _run_started(self) -> dict:
         self.t0 = time.time()
+        self.load_at_start = round(os.getloadavg()[0], 2)
         self.say("offline reference pass ...")
         reference = self._offline_reference()
         self.say(f"reference: {reference['totals']}; live replay with faults for {self.seconds / 60:.1f} min ...")
@@ -292,14 +293,14 @@ class SoakRun:
             "heartbeats_ignored": ignored, "invented_services_in_report": invented,
             "sessions_left_open_after_stop": still_open,
             "memory_mb": memory, "memory_warmup_s": round(warmup, 1),
-            "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
+            "load_avg_1m_at_start": self.load_at_start, "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
         }
 
 
 def report_lines(result: dict) -> list[str]:
     c = result["counts"]
     lines = [f"soak: {result['seconds'] / 60:.1f} min of {result['clip']} (seed {result['seed']}), "
-             f"load {result['machine']['load_avg_1m_at_start']} -> {result['load_avg_1m_at_end']}",
+             f"load {result['load_avg_1m_at_start']} -> {result['load_avg_1m_at_end']}",
              f"  counts vs offline ({result['reference']['reps']} reps a replay): {c['exact']}/{c['with_summary']} "
              f"replays exact, {c['within_1']} within one, {c['reps_live']} of {c['reps_expected']} reps; "
              f"without a fault during the replay {c['exact_without_faults']} exact; "
