@@ -25,7 +25,7 @@ from launcher.supervisor import ServiceSpec, Supervisor, pipeline_specs
 from offline import soak_faults as faults
 from offline.bench import default_clip, machine, memory_growth, service_of
 
-KILLABLE = ("broker", "pose", "classifier", "coach", "speech", "ui")
+KILLABLE = ("broker", "pose", "classifier", "coach", "relay", "speech", "ui")
 # How often each fault is picked (a kill is what happens most in real life: a crash, the OOM killer).
 WEIGHTS = {"kill": 4, "bad_frames": 2, "stranger_heartbeats": 1, "flood": 1, "store_readonly": 1}
 READONLY_S = 20.0

@@ -31,10 +31,11 @@ def session_rows(db_path) -> dict[str, tuple]:
 
 
 def coach_with_publisher(services, **overrides):
-    svc = services("coach", "services.coach", **overrides)
-    updates = svc.socket(zmq.SUB, svc.settings.coach, subscribe=b"")
+    relay = []   # we play the relay every coach publishes into: bound before the coach starts, so nothing is missed
+    svc = services("coach", "services.coach", before_start=lambda s: relay.append(
+        s.socket(zmq.SUB, s.settings.coach_in, bind=True, subscribe=b"")), **overrides)
     pub = xpub(svc, svc.settings.classified, [b"classification"])
-    return svc, updates, pub
+    return svc, relay[0], pub
 
 
 def send_and_wait(svc, updates, pub, stream: Stream, upto: int | None = None) -> CoachUpdate:
