@@ -62,8 +62,8 @@ class Settings:
     loop: bool = _setting(False, "Loop a video file source forever")
     # --- pose ----------------------------------------------------------------------------------
     pose_workers: int = _setting(2, "Pose worker processes started by `fitness-trainer up`")
-    pose_sessions_per_worker: int = _setting(16, "Pose trackers a worker keeps (one per session, least "
-                                                 "recently used evicted)")
+    pose_sessions_per_worker: int = _setting(4, "Pose trackers a worker keeps (one per session, least recently "
+                                                "used evicted); each is a BlazePose graph of ~130 MB")
     person_probe_frames: int = _setting(30, "Every this many frames (30: once a second) a pose worker looks for a "
                                             "second person (the tracked one masked out) and moves to them if they "
                                             "move through an exercise while the tracked one stands by (never away "
@@ -105,6 +105,24 @@ class Settings:
                                "must be told the same number)")
     shard: str = _setting("0", "This classifier's or coach's shard, 0..N-1 (N: classifiers or coaches), or a name "
                                "ending in -<n> such as a Kubernetes StatefulSet pod's (coach-2 -> 2)")
+    # --- bounds: what a stranger (or an accident) can add is capped -------------------------------
+    frame_max_tries: int = _setting(3, "Pose workers a frame may be lost with (died, or silent for "
+                                       "worker_timeout_s) before the broker skips it (frame_skipped)")
+    broker_max_queued: int = _setting(64, "Frames of new sessions the broker holds for workers, all together; "
+                                          "beyond it a new session's frame is skipped at once (sessions past "
+                                          "their first second keep their own small queue)")
+    broker_max_sessions: int = _setting(256, "Sessions the broker keeps; a new one beyond it replaces the least "
+                                             "recently served idle one")
+    max_sessions: int = _setting(128, "Sessions the classifier and the coach keep at once; a new one beyond it "
+                                      "closes the one heard from longest ago")
+    session_idle_s: float = _setting(120.0, "A session silent this long is closed and forgotten (broker, "
+                                            "classifier, coach)")
+    # --- identity on the health channel --------------------------------------------------------------
+    health_key: str = _setting("", "Secret that signs heartbeats. `up` and `analyze` give each process they start "
+                                   "its own; give `monitor`, every container and every remote pose worker the "
+                                   "same one so only they reach the health report (or use curve_dir)")
+    parent_pid: int = _setting(0, "Set by the supervisor for each process it starts: the process stops when "
+                                  "that parent is gone (0: it runs on its own)")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -173,3 +191,20 @@ def add_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     names = {f.name for f in dataclasses.fields(Settings)}
     return Settings.from_env(**{k: v for k, v in vars(args).items() if k in names})
+
+
+# Settings that name a file or folder: a command resolves them where the user stands, before its children (started
+# in the project folder) see them.
+PATH_SETTINGS = ("models_dir", "db_path", "speech_cache_dir", "curve_dir", "data_dir", "log_dir")
+LIVE_SOURCES = ("", "webcam", "browser")
+
+
+def with_absolute_paths(settings: Settings, cwd: str | None = None) -> Settings:
+    """The same settings with every relative path (and a file source) made absolute from `cwd`."""
+    base = Path(cwd or os.getcwd())
+    changes = {name: str(base / value) for name in PATH_SETTINGS
+               if (value := getattr(settings, name)) and not Path(value).is_absolute()}
+    source = settings.source
+    if source not in LIVE_SOURCES and not source.isdigit() and not Path(source).is_absolute():
+        changes["source"] = str(base / source)
+    return dataclasses.replace(settings, **changes) if changes else settings

@@ -4,12 +4,20 @@ A shared store with one writing service (docs/PROTOCOL.md, "Shared store"): `His
 by coach processes; everybody else opens a `HistoryReader`, whose connection is read-only at the SQLite
 level. WAL journaling lets readers see a consistent snapshot while the coach writes.
 
-Writer API (HistoryWriter; the coach): start_session, end_session, open_set, close_set, record_rep (the rep row
-and its set's count in one transaction), start_hold / update_hold / delete_hold, record_cue.
+Writer API (HistoryWriter; the coach): start_session, end_session, reopen_session, open_set, close_set, record_rep
+(the rep row and its set's count in one transaction), start_hold / update_hold / delete_hold, record_cue. The coach
+wraps it in common.history_buffer.BufferedHistory, which keeps writes in memory while the file fails.
+
+check_store(path) raises StoreError (one line naming the file and what to do) unless the file can be used: its
+folder writable, and the file, if there is one, readable, undamaged (PRAGMA quick_check) and writable.
 
 Reader API (HistoryReader; also on the writer), all returning plain JSON-serialisable values:
   session_known(session_id) -> bool
-  session_totals(session_id) -> {exercise: {reps, hold_seconds, sets}}   (what a restarted coach resumes from)
+  session_totals(session_id) -> {exercise: {reps, hold_seconds, sets}}
+  restore(session_id) -> {started_at, ended_at, source, totals: {exercise: {reps, hold_seconds, sets}},
+      last_set: {id, exercise, number, started_at, ended_at, reps, hold_seconds} | None} | None
+      (what a restarted coach resumes a session from: its counts, and the set it may still be in)
+  open_sessions() -> [{id, last_activity}]   (sessions never ended, most recent first: a coach killed mid-session)
   list_sessions(limit=100) -> [{id, started_at, ended_at, source, totals: {exercise: {reps, hold_seconds}}}]
   session_report(session_id) -> {id, started_at, ended_at, source, total_time_s, active_time_s, intensity,
       sets: [{exercise, number, started_at, ended_at, reps, hold_seconds}],
@@ -22,6 +30,7 @@ A reader of a file that does not exist yet sees an empty history. Times are seco
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -46,6 +55,79 @@ CREATE INDEX IF NOT EXISTS holds_by_session ON holds(session_id);
 CREATE INDEX IF NOT EXISTS cues_by_session ON cue_events(session_id);
 CREATE INDEX IF NOT EXISTS sessions_by_start ON sessions(started_at);
 """
+
+
+class StoreError(Exception):
+    """The history store cannot be used; the message (one line) names the file and what to do about it."""
+
+
+def describe_failure(path: str | Path, exc: BaseException) -> str:
+    """One line: what is wrong with the store, and what the operator can do about it."""
+    text = str(exc)
+    if isinstance(exc, StoreError):
+        return text
+    if "readonly" in text or "read-only" in text:
+        # SQLite gives its -wal and -shm files the mode of the database: they need the fix as well.
+        files = " ".join(str(p) for p in (Path(path), Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists())
+        return (f"history store {path} is read-only ({text}): make it writable (chmod u+w {files or path}; and its "
+                f"folder) or choose another --db-path")
+    if "malformed" in text or "not a database" in text or "quick_check" in text:
+        return (f"history store {path} is damaged ({text}): move it aside (mv {path} {path}.damaged) and a fresh "
+                f"one is made; `sqlite3 {path}.damaged .recover` may rescue its rows")
+    if "unable to open" in text or isinstance(exc, PermissionError) or not _may(path, os.R_OK):
+        return (f"history store {path} cannot be opened ({text}): give this user read and write access "
+                f"(chmod u+rw {path}) or choose another --db-path")
+    if "full" in text:
+        return f"history store {path}: the disk is full ({text}); free some space"
+    if "locked" in text:
+        return f"history store {path} is locked by another program ({text}); stop it or choose another --db-path"
+    return f"history store {path} failed ({exc.__class__.__name__}: {text})"
+
+
+def _may(path: str | Path, mode: int) -> bool:
+    """os.access as the effective user (who will open the file)."""
+    if os.access in os.supports_effective_ids:
+        return os.access(path, mode, effective_ids=True)
+    return os.access(path, mode)
+
+
+def check_store(path: str | Path) -> None:
+    """Raise StoreError unless the coach can keep the history in `path` (a missing file is fine: it is created)."""
+    path = Path(path)
+    folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise StoreError(f"history store {path}: {folder} is not a folder; choose another --db-path")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"history folder {folder} cannot be created ({exc.strerror}); choose another --db-path") \
+            from None
+    if not _may(folder, os.W_OK | os.X_OK):
+        raise StoreError(f"history folder {folder} is not writable (the store writes {path.name}-wal beside the "
+                         f"file): make it writable (chmod u+w {folder}) or choose another --db-path")
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise StoreError(f"history store {path} is not a file; choose another --db-path")
+    try:
+        conn = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+            if rows != [("ok",)]:
+                raise sqlite3.DatabaseError(f"quick_check: {rows[0][0] if rows else 'no answer'}"[:200])
+            # A write that is rolled back: the only sure test that this user may write the file.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sessions'").fetchone():
+                    conn.execute("INSERT INTO sessions (id) VALUES ('__write_check__')")
+                else:
+                    conn.execute("CREATE TABLE __write_check__ (x)")
+            finally:
+                conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(describe_failure(path, exc)) from None
 
 
 class HistoryReader:
@@ -98,6 +180,33 @@ class HistoryReader:
             totals[row["exercise"]] = {"reps": int(row["reps"] or 0), "hold_seconds": float(row["hold"] or 0.0),
                                        "sets": int(row["top"] or row["n"])}
         return totals
+
+    def restore(self, session_id: str) -> dict | None:
+        """What a restarted coach resumes a session from; None when the session is unknown."""
+        if self._absent():
+            return None
+        conn = self._conn()
+        head = conn.execute("SELECT started_at, ended_at, source FROM sessions WHERE id = ?",
+                            (session_id,)).fetchone()
+        if head is None:
+            return None
+        last = conn.execute("SELECT id, exercise, number, started_at, ended_at, reps, hold_seconds FROM sets "
+                            "WHERE session_id = ? ORDER BY started_at DESC, id DESC LIMIT 1", (session_id,)).fetchone()
+        return {"started_at": head[0], "ended_at": head[1], "source": head[2],
+                "totals": self.session_totals(session_id),
+                "last_set": None if last is None else {
+                    "id": int(last[0]), "exercise": last[1], "number": int(last[2]), "started_at": float(last[3]),
+                    "ended_at": float(last[4] if last[4] is not None else last[3]), "reps": int(last[5] or 0),
+                    "hold_seconds": float(last[6] or 0.0)}}
+
+    def open_sessions(self) -> list[dict]:
+        if self._absent():
+            return []
+        rows = self._conn().execute(
+            "SELECT s.id AS id, MAX(COALESCE(s.started_at, 0), COALESCE(MAX(st.ended_at), 0)) AS last "
+            "FROM sessions s LEFT JOIN sets st ON st.session_id = s.id WHERE s.ended_at IS NULL "
+            "GROUP BY s.id ORDER BY last DESC").fetchall()
+        return [{"id": r["id"], "last_activity": float(r["last"] or 0.0)} for r in rows]
 
     def list_sessions(self, limit: int = 100) -> list[dict]:
         if self._absent():
@@ -193,6 +302,11 @@ class HistoryWriter(HistoryReader):
             # A set left open by a crash ends with its last rep or hold.
             conn.execute("UPDATE sets SET ended_at = COALESCE(ended_at, started_at) WHERE session_id = ?",
                          (session_id,))
+
+    def reopen_session(self, session_id: str) -> None:
+        """A session closed by a stop whose trainee goes on after the restart is open again."""
+        with self._conn() as conn:
+            conn.execute("UPDATE sessions SET ended_at = NULL WHERE id = ?", (session_id,))
 
     def open_set(self, session_id: str, exercise: str, number: int, started_at: float) -> int:
         if not exercise or exercise == "none":

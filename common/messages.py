@@ -202,7 +202,8 @@ class Heartbeat(Message):
     service: str = ""
     instance: str = ""
     pid: int = 0
-    stats: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)     # counters, plus "health" ("ok" / "unhealthy") and "health_reason"
+    signature: str = ""   # HMAC of the above with the key the supervisor gave the process (health_key)
 
 
 @dataclass(kw_only=True)
@@ -210,7 +211,9 @@ class HealthReport(Message):
     """The supervisor's view of every service instance (what the UI shows as health)."""
 
     TYPE: ClassVar[str] = "health"
-    services: list = field(default_factory=list)  # [{service, instance, pid, alive, age_s, restarts, stats}]
+    services: list = field(default_factory=list)  # [{service, instance, pid, alive, health, reason, age_s,
+                                                  #   restarts, stats}]
+    monitor: dict = field(default_factory=dict)   # the monitor's own counters (heartbeats it ignored, by kind)
 
 
 MESSAGE_TYPES: dict[str, type[Message]] = {

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 import os
 import signal
 import socket as _socket
+import sys
 import threading
 import time
 from typing import Callable
@@ -14,9 +16,35 @@ import zmq
 
 from common import bus as busmod
 from common.config import Settings, add_arguments, settings_from_args
+from common.health_state import HealthState
+from common.identity import sign
 from common.messages import Envelope, Heartbeat, Message, ProtocolError
 
 logger = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Ask the kernel for SIGTERM when the process that started us dies (Linux), so no service outlives its
+    command even when that command is killed with SIGKILL. ServiceRunner.run also watches the parent's pid: the
+    portable fallback, and the only guard for a parent that died before this call.
+
+    The kernel sends it when the *thread* that forked us ends: the supervisor spawns from the thread that runs it
+    (the main thread of `up`, `analyze`, `bench`, `soak`), which lives as long as the command."""
+    if not parent_pid or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):   # no libc prctl (musl without it, odd sandboxes): the watchdog remains
+        logger.debug("prctl(PR_SET_PDEATHSIG) unavailable")
+
+
+def parent_gone(parent_pid: int) -> bool:
+    """True when we were started by `parent_pid` and have since been handed to another parent (it died)."""
+    return bool(parent_pid) and os.getppid() != parent_pid
 
 
 def setup_logging(level: str = "INFO") -> None:
@@ -42,10 +70,13 @@ class ServiceRunner:
         self.faults = busmod.FaultLog(name)
         self.stop = threading.Event()
         self.stats: dict[str, float] = {}
+        self.health = HealthState()
+        self._parent = settings.parent_pid
+        die_with_parent(self._parent)
         self._handlers: dict[zmq.Socket, Callable[[zmq.Socket], None]] = {}
         self._ticks: list[Callable[[float], None]] = []
         self._poller = zmq.Poller()
-        self._health = self.bus.socket(zmq.PUB, settings.health_in, bind=False, hwm=10)
+        self._health_pub = self.bus.socket(zmq.PUB, settings.health_in, bind=False, hwm=10)
         self._next_beat = 0.0
 
     def on(self, sock: zmq.Socket, handler: Callable[[zmq.Socket], None]) -> None:
@@ -59,8 +90,8 @@ class ServiceRunner:
         def handle(signum, _frame):
             logger.info("%s: signal %d, stopping", self.name, signum)
             self.stop.set()
-        signal.signal(signal.SIGTERM, handle)
-        signal.signal(signal.SIGINT, handle)
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, handle)
 
     def heartbeat(self, now: float) -> None:
         if now < self._next_beat:
@@ -68,8 +99,9 @@ class ServiceRunner:
         self._next_beat = now + self.settings.heartbeat_s
         stats = dict(self.stats)
         stats.update({f"fault.{k}": v for k, v in self.faults.counts.items()})
-        busmod.send(self._health, Heartbeat(service=self.name, instance=self.instance, pid=os.getpid(),
-                                            stats=stats, ts_capture=now), block=False)
+        stats["health"], stats["health_reason"] = self.health.state(now)
+        beat = Heartbeat(service=self.name, instance=self.instance, pid=os.getpid(), stats=stats, ts_capture=now)
+        busmod.send(self._health_pub, sign(self.settings.health_key, beat), block=False)
 
     def publish(self, sock: zmq.Socket, messages) -> None:
         """Send on a PUB socket without ever blocking: a message dropped at the high-water mark is counted."""
@@ -105,20 +137,27 @@ class ServiceRunner:
                     # return at once and spin a core.
                     self.stop.wait(poll_ms / 1000)
                     events = {}
+                now = time.time()
                 for sock, handler in self._handlers.items():
                     if sock in events:
                         # Drain what is queued, but bounded, so one busy socket cannot starve the others.
                         for _ in range(200):
                             try:
                                 handler(sock)
+                                self.health.handled(now)
                             except zmq.Again:
                                 break
                             except Exception as exc:  # a bug hit by one message must not stop the service
                                 if "handler_error" not in self.faults.counts:
                                     logger.exception("%s: error handling a message", self.name)
                                 self.faults.record("handler_error", repr(exc)[:200])
+                                self.health.failed(now, repr(exc)[:200])
                             if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                                 break
+                if parent_gone(self._parent):
+                    logger.warning("%s: the process that started it (pid %d) is gone; stopping", self.name,
+                                   self._parent)
+                    self.stop.set()
                 now = time.time()
                 for hook in self._ticks:
                     hook(now)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -84,7 +85,7 @@ class Pipeline:
         self.supervisor.start_all()
         try:
             self.supervisor.wait_ready(["broker", "pose", "classifier", "coach", "relay"], timeout_s=90)
-        except RuntimeError:
+        except BaseException:   # not ready, or stopped by a signal meanwhile: nothing may be left running
             self.close()
             raise
         return self
@@ -105,7 +106,8 @@ class Pipeline:
         self._tmp.cleanup()
 
     def start_clip(self, path: str, session: str, exercise: str = "", max_fps: float = 0.0):
-        args = ["--source", str(path), "--no-realtime", "--no-ingest", "--no-preview", "--exit-at-end",
+        # The capture starts in the project folder: a clip path is resolved where the user stands.
+        args = ["--source", os.path.abspath(path), "--no-realtime", "--no-ingest", "--no-preview", "--exit-at-end",
                 "--session", session]
         if exercise:
             args += ["--exercise", exercise]

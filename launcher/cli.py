@@ -2,32 +2,44 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
+import time
+import traceback
 from pathlib import Path
 
-from common.config import Settings, add_arguments, settings_from_args
+from common.config import PROJECT_ROOT, Settings, add_arguments, settings_from_args, with_absolute_paths
 from common.exercises import EXERCISES
 from common.service import setup_logging
+from launcher.signals import Stopped, on_stop_signals, stop_on_signals
 
 
 DEFAULT_DATA = Path(Settings.from_env().data_dir)
+ERROR_LOG = PROJECT_ROOT / "var" / "logs" / "cli-errors.log"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors in one line (and --help for the rest), like every other error of the command."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def cmd_up(args) -> int:
+    from common.history import StoreError, check_store
     from launcher.supervisor import Supervisor, pipeline_specs
-    settings = settings_from_args(args)
+    settings = with_absolute_paths(settings_from_args(args))
     if settings.ui_host not in ("127.0.0.1", "localhost", "::1") and not settings.ui_token:
         print("fitness-trainer: --ui-host beyond loopback needs --ui-token (nobody may watch a camera "
               "anonymously)", file=sys.stderr)
         return 2
+    try:
+        check_store(settings.db_path)   # before anything starts: a coach that cannot keep the history must not
+    except StoreError as exc:
+        print(f"fitness-trainer: not starting: {exc}", file=sys.stderr)
+        return 2
     log_dir = settings.log_dir
     supervisor = Supervisor(settings, pipeline_specs(settings, settings.pose_workers), log_dir=log_dir)
-
-    def stop(signum, _frame):
-        supervisor.stop_event.set()
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    on_stop_signals(supervisor.stop_event.set)
     supervisor.start_all()
     url = f"http://{settings.ui_host}:{settings.ui_port}/"
     if settings.ui_token:
@@ -45,12 +57,12 @@ def cmd_up(args) -> int:
 def cmd_monitor(args) -> int:
     """Health channel only (for containers, where Docker restarts processes)."""
     from launcher.supervisor import Supervisor
-    supervisor = Supervisor(settings_from_args(args), [])
-
-    def stop(signum, _frame):
-        supervisor.stop_event.set()
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    settings = settings_from_args(args)
+    supervisor = Supervisor(settings, [])
+    if supervisor.monitor.open and not settings.curve_dir:
+        print("fitness-trainer monitor: heartbeats are not authenticated; give every container the same "
+              "FT_HEALTH_KEY (or FT_CURVE_DIR) so strangers cannot reach the health report", file=sys.stderr)
+    on_stop_signals(supervisor.stop_event.set)
     try:
         supervisor.run()
     finally:
@@ -97,8 +109,13 @@ def cmd_keys(args) -> int:
     return 0
 
 
+def cmd_soak(args) -> int:
+    from offline import soak
+    return soak.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fitness-trainer", description=__doc__)
+    parser = OneLineParser(prog="fitness-trainer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="Start every service and the web UI; Ctrl-C stops them all",
@@ -111,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="Pose worker processes (default 2)")
     up.add_argument("--port", dest="ui_port", type=int, default=None, help="Web UI port (default 8000)")
     add_arguments(up, "classifiers", "coaches", "ui_host", "ui_token", "loop", "realtime", "db_path", "curve_dir",
-                  "log_level", "log_dir")
+                  "health_key", "log_level", "log_dir")
     up.set_defaults(func=cmd_up)
 
     an = sub.add_parser("analyze", help="Run clips through the services; print what was counted",
@@ -171,9 +188,21 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--seconds", type=float, default=20.0, help="With --browser: seconds measured per run")
     be.set_defaults(func=cmd_bench)
 
+    so = sub.add_parser("soak", help="Live replay of a real clip for a long while, with faults injected at random",
+                        description="Replay a real clip live through every service while killing services, sending "
+                                    "bad frames, strangers' heartbeats and floods, and making the store read-only "
+                                    "for a while; prints counts vs offline, restarts and memory per service.")
+    so.add_argument("--minutes", type=float, default=30.0, help="How long to run (default 30)")
+    so.add_argument("--clip", default=None, help="Clip to replay (default: one of ../shared/data/clips)")
+    so.add_argument("--fault-every", type=float, default=20.0, help="Mean seconds between faults (default 20)")
+    so.add_argument("--seed", type=int, default=None, help="Seed of the fault schedule (default: random)")
+    so.add_argument("--pose-workers", type=int, default=2, help="Pose worker processes (default 2)")
+    so.add_argument("--json", action="store_true", help="Last line: one JSON object with every figure")
+    so.set_defaults(func=cmd_soak)
+
     mo = sub.add_parser("monitor", help="Run only the health channel (containers)",
                         description="Collect heartbeats and publish the health report (no process management).")
-    add_arguments(mo, "health_in", "health_out", "bind_host", "curve_dir", "log_level")
+    add_arguments(mo, "health_in", "health_out", "bind_host", "curve_dir", "health_key", "log_level")
     mo.set_defaults(func=cmd_monitor)
 
     ke = sub.add_parser("keys", help="Create CURVE keys for encrypted ZeroMQ links between machines",
@@ -184,14 +213,50 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Every failure is one line on stderr and a non-zero exit; a stop signal stops every child first."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["train"]:
-        # The training pipeline owns its options (argparse's REMAINDER would swallow none before --help).
-        from offline import train
-        return train.main(argv[1:]) or 0
-    args = build_parser().parse_args(argv)
-    setup_logging(getattr(args, "log_level", None) or "WARNING")
-    return args.func(args) or 0
+    try:
+        with stop_on_signals():
+            if argv[:1] == ["train"]:
+                # The training pipeline owns its options (argparse's REMAINDER would swallow none before --help).
+                from offline import train
+                return train.main(argv[1:]) or 0
+            args = build_parser().parse_args(argv)
+            setup_logging(getattr(args, "log_level", None) or "WARNING")
+            return args.func(args) or 0
+    except Stopped as exc:
+        print(f"fitness-trainer: {exc}; every process it started is stopped", file=sys.stderr)
+        return exc.exit_code
+    except SystemExit as exc:
+        if isinstance(exc.code, str):   # raise SystemExit("message") deep inside: still one line
+            print(exc.code if exc.code.startswith("fitness-trainer") else f"fitness-trainer: {exc.code}",
+                  file=sys.stderr)
+            return 2
+        raise
+    except Exception as exc:
+        return _one_line_error(exc)
+
+
+def _one_line_error(exc: Exception) -> int:
+    from common.history import StoreError
+    from offline.labels import LabelsError
+    if isinstance(exc, (LabelsError, StoreError)):
+        print(f"fitness-trainer: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(exc, (RuntimeError, OSError)):
+        print(f"fitness-trainer: {exc}", file=sys.stderr)
+        return 1
+    # A bug: one line here, the traceback in a file for whoever reports it.
+    where = ""
+    try:
+        ERROR_LOG.parent.mkdir(parents=True, exist_ok=True)
+        with open(ERROR_LOG, "a") as fh:
+            fh.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(sys.argv)}\n{traceback.format_exc()}")
+        where = f" (traceback in {ERROR_LOG})"
+    except OSError:
+        pass
+    print(f"fitness-trainer: unexpected error: {exc.__class__.__name__}: {exc}{where}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -14,13 +14,19 @@ from dataclasses import dataclass, field
 import zmq
 
 from common import bus as busmod
-from common.config import PROJECT_ROOT, Settings
+from common.config import PROJECT_ROOT, Settings, with_absolute_paths
+from common.identity import new_key
 from common.messages import Heartbeat
 from common.topology import SERVICE_NAMES, SERVICES
-from launcher.health import HealthMonitor
+from launcher.health import HealthChange, HealthMonitor
 
 logger = logging.getLogger(__name__)
 
+# An unhealthy service is named on the console when it turns so, and again this often while it stays so.
+UNHEALTHY_REMINDER_S = 60.0
+# A process gets this long for its first heartbeat (imports, models; much slower on a loaded machine) before it
+# is taken for stuck; after that, stuck_after_s.
+STARTUP_GRACE_S = 60.0
 
 
 @dataclass
@@ -82,7 +88,9 @@ class Supervisor:
     """Owns child processes and the health channel (SUB heartbeats in, PUB health report out)."""
 
     def __init__(self, settings: Settings, specs: list[ServiceSpec], log_dir: str | None = None,
-                 context: zmq.Context | None = None):
+                 context: zmq.Context | None = None, trust_unsigned: bool | None = None):
+        # Children start in the project folder: a path the user gave is resolved where the user stands.
+        settings = with_absolute_paths(settings)
         self.settings = settings
         # One BLAS/OpenMP thread per service: we scale out by processes, and idle BLAS threads spin-wait
         # between frames (the classifier burnt 7-16 ms of CPU per frame instead of 2 on the pose workers' cores).
@@ -93,7 +101,15 @@ class Supervisor:
         for spec in specs:
             counts[spec.name] = counts.get(spec.name, 0) + 1
             self.managed.append(_Managed(spec, f"{spec.name}-{counts[spec.name]}"))
-        self.monitor = HealthMonitor(stale_after_s=max(3.0, 3 * settings.heartbeat_s))
+        if trust_unsigned is None:
+            # Only a bare health channel (`monitor`, for containers) without a shared key takes every heartbeat, and
+            # one whose TCP connections CURVE authenticates; `up` and `analyze` know the key of every child.
+            trust_unsigned = (not specs and not settings.health_key) or (
+                bool(settings.curve_dir) and settings.health_in.startswith("tcp://"))
+        self.monitor = HealthMonitor(stale_after_s=max(3.0, 3 * settings.heartbeat_s),
+                                     shared_key=settings.health_key, open=trust_unsigned)
+        self.faults = busmod.FaultLog("health channel")
+        self._reminded: dict[str, float] = {}
         self.bus = busmod.Bus(settings, context)
         self.health_in = self.bus.socket(zmq.SUB, settings.health_in, bind=True, hwm=1000)
         self.health_out = self.bus.socket(zmq.PUB, settings.health_out, bind=True, hwm=100)
@@ -107,8 +123,12 @@ class Supervisor:
         if self.log_dir:
             os.makedirs(self.log_dir, exist_ok=True)
             out = open(os.path.join(self.log_dir, f"{m.label}.log"), "ab")
-        m.proc = subprocess.Popen(m.spec.argv, env=self.env, cwd=str(PROJECT_ROOT), stdout=out,
+        # Each child gets its own heartbeat key (only its heartbeats are believed) and our pid (it stops when we die).
+        key = new_key()
+        env = {**self.env, "FT_HEALTH_KEY": key, "FT_PARENT_PID": str(os.getpid())}
+        m.proc = subprocess.Popen(m.spec.argv, env=env, cwd=str(PROJECT_ROOT), stdout=out,
                                   stderr=subprocess.STDOUT if out else None, start_new_session=True)
+        self.monitor.trust(m.proc.pid, key)
         if out:
             out.close()
         m.started_at = now
@@ -143,12 +163,17 @@ class Supervisor:
                 if code is not None:
                     reason = f"exited with code {code}"
                 else:
-                    last = self.monitor.last_seen_pid(m.proc.pid) or m.started_at
-                    if now - last > self.settings.stuck_after_s:
+                    seen = self.monitor.last_seen_pid(m.proc.pid)
+                    last = seen or m.started_at
+                    limit = self.settings.stuck_after_s if seen else max(STARTUP_GRACE_S, self.settings.stuck_after_s)
+                    if now - last > limit:
                         reason = f"no heartbeat for {now - last:.0f} s"
                         _kill(m.proc)
                 if reason is None:
                     continue
+                self.monitor.distrust(m.proc.pid)
+                if code is not None and code > 0:   # it stopped itself: its last line says why
+                    reason += self._last_words(m)
                 m.proc = None
                 if not m.spec.restart or (code == 0 and m.spec.name == "capture"):
                     logger.info("%s %s", m.label, reason)
@@ -166,22 +191,65 @@ class Supervisor:
                 m.next_start = now + delay
                 logger.warning("%s %s; restarting in %.1f s", m.label, reason, delay)
 
+    def _last_words(self, m: _Managed) -> str:
+        """The last line of a crashed child's log (its error), so the console says why and not just a code."""
+        if not self.log_dir:
+            return ""
+        try:
+            with open(os.path.join(self.log_dir, f"{m.label}.log"), "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - 4096))
+                lines = [line.strip() for line in fh.read().decode(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            return ""
+        return f": {lines[-1][:300]}" if lines else ""
+
     # ------------------------------------------------------------------------------ health channel
     def pump_health(self, timeout_ms: int = 100) -> None:
         if self.health_in.poll(timeout_ms):
             for _ in range(1000):
                 try:
                     _, msg = busmod.recv(self.health_in)
-                except busmod.ProtocolError:
+                except busmod.ProtocolError as exc:
+                    self.faults.record(exc.kind, exc.detail)
                     continue
                 if isinstance(msg, Heartbeat):
-                    self.monitor.on_heartbeat(msg, time.time())
+                    ignored = sum(self.monitor.ignored.values())
+                    change = self.monitor.on_heartbeat(msg, time.time())
+                    if sum(self.monitor.ignored.values()) > ignored:
+                        self.faults.record("unknown_sender", f"a heartbeat claiming to be {msg.service[:40]!r} "
+                                                             f"(pid {msg.pid}) is not signed by one of ours")
+                    if change is not None:
+                        self._announce(change, time.time())
                 if not self.health_in.poll(0):
                     break
         now = time.time()
         if now >= self._next_report:
             self._next_report = now + self.settings.heartbeat_s
+            self._remind(now)
             busmod.send(self.health_out, self.report(now), block=False)
+
+    def _label(self, pid: int, fallback: str) -> str:
+        return next((m.label for m in self.managed if m.proc and m.proc.pid == pid), fallback)
+
+    def _announce(self, change: HealthChange, now: float) -> None:
+        label = self._label(change.pid, change.instance)
+        if change.health == "ok":
+            self._reminded.pop(change.instance, None)
+            logger.warning("%s is healthy again", label)
+        else:
+            self._reminded[change.instance] = now
+            logger.error("%s is UNHEALTHY: %s", label, change.reason)
+
+    def _remind(self, now: float) -> None:
+        unhealthy = self.monitor.unhealthy(now)
+        for gone in set(self._reminded) - {i.instance for i in unhealthy}:
+            del self._reminded[gone]
+        for inst in unhealthy:
+            since = self._reminded.setdefault(inst.instance, now)
+            if now - since >= UNHEALTHY_REMINDER_S:
+                self._reminded[inst.instance] = now
+                logger.error("%s is still UNHEALTHY: %s", self._label(inst.pid, inst.instance), inst.reason)
 
     def report(self, now: float):
         """Heartbeats of every instance, plus the managed processes that are not heartbeating at all
@@ -194,8 +262,8 @@ class Supervisor:
                 if not (m.proc and self.monitor.last_seen_pid(pid)) and m.spec.restart:
                     state = "gave up" if m.gave_up else ("starting" if m.proc else "restarting")
                     report.services.append({"service": m.spec.name, "instance": m.label, "pid": pid,
-                                            "alive": False, "age_s": None, "restarts": m.total_restarts,
-                                            "stats": {"state": state}})
+                                            "alive": False, "health": "down", "reason": state, "age_s": None,
+                                            "restarts": m.total_restarts, "stats": {"state": state}})
         return report
 
     def run(self) -> None:

@@ -336,7 +336,7 @@ def main(args) -> int:
     sections = _sections(getattr(args, "sections", None))   # a typo fails now, not after minutes of benchmarks
     settings = Settings.from_env()
     if args.clip:
-        clip = Path(args.clip)
+        clip = Path(args.clip).resolve()   # the services start in the project folder
         if not clip.is_file():
             print(f"fitness-trainer bench: clip not found: {clip}", file=sys.stderr)
             return 2

@@ -92,7 +92,7 @@ def _start(supervisor: Supervisor, services: list[str]) -> None:
     supervisor.start_all()
     try:
         supervisor.wait_ready(services, timeout_s=120)
-    except RuntimeError:
+    except BaseException:   # not ready, or a stop signal meanwhile: nothing may be left running
         supervisor.stop_all()
         raise
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from common.exercises import EXERCISES, is_hold
-from offline.labels import ClipLabel, read_labels
+from offline.labels import ClipLabel, LabelsError, read_labels
 
 
 def prediction(result: dict) -> tuple[str, int, float]:
@@ -66,13 +66,14 @@ def evaluate(clip_dir: str, labels_csv: str, pose_workers: int = 2, progress: bo
     """Clip files in the labels are relative to clip_dir."""
     labels = read_labels(labels_csv)
     names = [n for n in labels if (only is None or n in only)]
-    keep = []
+    keep, missing = [], []
     for name in names:
         path = Path(clip_dir) / name
-        if path.is_file():
-            keep.append((name, str(path)))
-        else:
-            print(f"fitness-trainer: labelled clip missing, not scored: {path}", file=sys.stderr)
+        (keep if path.is_file() else missing).append((name, str(path)))
+    if not keep:
+        raise LabelsError(f"none of the {len(names)} clips listed in {labels_csv} is in {clip_dir}")
+    for _, path in missing:
+        print(f"fitness-trainer: labelled clip missing, not scored: {path}", file=sys.stderr)
     if exercise_given:   # each clip analysed as its labelled exercise; a clip of no exercise has none to give
         keep = [(n, p) for n, p in keep if labels[n].exercise in EXERCISES]
     given = [labels[n].exercise if exercise_given else "" for n, _ in keep]

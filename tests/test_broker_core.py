@@ -1,4 +1,6 @@
 """Broker scheduling: even load, fair sessions, latest-frame-only live, lossless offline, lost workers."""
+from collections import deque
+
 from common.messages import Credit, EndOfStream, Frame, FrameSkipped, PoseResult
 from services.pose.broker_core import BrokerCore
 
@@ -144,3 +146,123 @@ def test_offline_session_moves_to_another_worker_when_its_worker_dies():
     out = core.expire(3.5)
     assert [(w, f.seq) for w, f in out.to_workers] == [(b"alive", 0)]
     assert core.owner["clip"] == b"alive"
+
+
+# ------------------------------------------------------------------------------------------------ bounds (issue 13)
+
+def test_a_frame_lost_with_k_workers_is_skipped_not_retried_forever():
+    core = BrokerCore(worker_timeout_s=1.0, max_tries=3)
+    core.on_source(b"file", frame("clip", 0, live=False), 0.0)
+    published, credits = [], []
+    for attempt in range(3):
+        # A worker takes the frame and dies with it (a frame that crashes BlazePose would do exactly this).
+        core.on_worker_ready(f"w{attempt}".encode(), 10.0 * attempt)
+        out = core.expire(10.0 * attempt + 5.0)
+        published += out.publish
+        credits += [m for _, m in out.to_sources]
+    assert [(m.TYPE, m.seq, m.reason) for m in published] == [("frame_skipped", 0, "lost with 3 pose workers")]
+    assert [(m.credit, m.seq) for m in credits] == [(1, 0)]   # an offline source is not left a credit short
+    assert core.stats["requeued"] == 2 and core.stats["skipped_after_tries"] == 1
+    assert core.sessions["clip"].queue == deque() and core.sessions["clip"].in_flight == 0
+    # The session goes on: the next frame is served, and the end of stream is not held for the lost one.
+    core.on_worker_ready(b"w9", 40.0)
+    job = core.on_source(b"file", frame("clip", 1, live=False), 40.0).to_workers
+    assert [(w, f.seq) for w, f in job] == [(b"w9", 1)]
+    core.on_source(b"file", EndOfStream(session="clip", seq=2), 40.0)
+    done = core.on_worker_result(b"w9", result(frame("clip", 1)), 40.1)
+    assert [m.TYPE for m in done.publish] == ["pose", "end_of_stream"]
+
+
+def test_a_frame_that_never_reached_its_worker_is_no_try_of_its():
+    core = BrokerCore(max_tries=1)
+    core.on_worker_ready(b"gone", 0.0)
+    assert core.on_source(b"cam", frame("s", 0), 0.0).to_workers
+    out = core.undeliverable(b"gone")   # the worker vanished before the frame could be sent
+    assert out.publish == [] and len(core.sessions["s"].queue) == 1
+
+
+def test_a_flood_of_one_frame_sessions_is_bounded_and_cannot_starve_a_trainee():
+    core = BrokerCore(max_queued=16, max_sessions=64)
+    busy: list = []   # (worker, frame) handed out and not yet answered
+
+    def finish_one(t):
+        if busy:
+            worker, job = busy.pop(0)
+            busy.extend(core.on_worker_result(worker, result(job), t).to_workers)
+            return job.session
+        return None
+
+    busy += core.on_worker_ready(b"w", 0.0).to_workers
+    t = 0.0
+    for seq in range(40):   # the trainee has been counting for a while: established
+        busy += core.on_source(b"cam", frame("trainee", seq), t).to_workers
+        finish_one(t)
+        t += 0.033
+    assert core.sessions["trainee"].established
+    served, refused = {"trainee": 0, "strangers": 0}, 0
+    for i in range(6000):
+        out = core.on_source(b"ui", frame(f"stranger-{i}", 0), t)
+        refused += sum(m.reason.startswith("broker") for m in out.publish)
+        if i % 20 == 0:   # the trainee's camera: one frame for every twenty of the flood
+            out.extend(core.on_source(b"cam", frame("trainee", 40 + i // 20), t))
+        busy += out.to_workers
+        if i % 100 == 0:  # one worker on a loaded machine: a hundred strangers come while it works on a frame
+            session = finish_one(t)
+            if session is not None:
+                served["trainee" if session == "trainee" else "strangers"] += 1
+        assert core.queued <= 4 * 16 and core.newcomer_queued <= 16 and len(core.sessions) <= 64
+        assert core.sessions["trainee"].established   # never evicted and made a newcomer again
+        t += 0.01
+    # The trainee gets most turns of the worker (the newest of its frames each time), however many wait.
+    jobs = served["trainee"] + served["strangers"]
+    assert served["trainee"] >= jobs * 3 // 4 - 1 and jobs >= 55, served
+    assert refused > 5000
+
+
+def test_a_burst_of_strangers_never_evicts_an_established_trainee_between_two_frames():
+    core = BrokerCore(max_queued=16, max_sessions=32)
+    core.sessions["trainee"] = _established()   # served a moment ago, its next frame not here yet: idle
+    for i in range(500):
+        core.on_source(b"ui", frame(f"stranger-{i}", 0), 0.0)
+    assert "trainee" in core.sessions and core.sessions["trainee"].established
+    # Refused strangers leave no trace: only those that got a place wait.
+    assert len(core.sessions) == 1 + 16 and core.stats["refused_busy"] == 500 - 16
+
+
+def test_newcomers_get_one_turn_in_four_while_trainees_wait():
+    core = BrokerCore()
+    for k in range(6):
+        core.sessions[f"old-{k}"] = _established()
+        core.on_source(b"a", frame(f"old-{k}", 100), 0.0)
+        core.on_source(b"b", frame(f"new-{k}", 0), 0.0)
+    order = []
+    for i in range(12):
+        order += [f.session[:3] for _, f in core.on_worker_ready(f"w{i}".encode(), 0.0).to_workers]
+    # Three trainees, one newcomer, ...; once no trainee waits, newcomers take every turn.
+    assert order == ["old", "old", "old", "new", "old", "old", "old", "new", "new", "new", "new", "new"], order
+
+
+def test_sessions_beyond_the_cap_replace_idle_ones_or_are_refused():
+    core = BrokerCore(max_sessions=2)
+    core.on_source(b"a", frame("a", 0), 0.0)
+    core.on_source(b"b", frame("b", 0), 0.0)
+    out = core.on_source(b"c", frame("c", 0), 0.0)   # a and b wait for a worker: nothing to replace
+    assert [(m.TYPE, m.reason) for m in out.publish] == [("frame_skipped", "broker full: too many sessions")]
+    core.on_worker_ready(b"w", 0.0)
+    [(worker, job)] = core.jobs.items()
+    core.on_worker_result(worker, result(job.frame), 0.1)   # a is served and idle now
+    assert core.on_source(b"c", frame("c", 0), 0.2).publish == []
+    assert set(core.sessions) == {"b", "c"} and core.stats["sessions_evicted"] == 1
+
+
+def test_an_offline_frame_refused_at_the_door_returns_its_credit():
+    core = BrokerCore(max_queued=1)
+    core.on_source(b"f1", frame("clip1", 0, live=False), 0.0)
+    out = core.on_source(b"f2", frame("clip2", 0, live=False), 0.0)
+    assert [m.TYPE for m in out.publish] == ["frame_skipped"]
+    assert [(src, m.TYPE, m.session) for src, m in out.to_sources] == [(b"f2", "credit", "clip2")]
+
+
+def _established():
+    from services.pose.broker_core import ESTABLISHED_FRAMES, _Session
+    return _Session(source=b"a", live=True, served=ESTABLISHED_FRAMES)

@@ -83,3 +83,22 @@ def test_an_offline_gap_is_waited_for_longer_than_a_worker_timeout(processor_fac
     assert proc.tick(2.0) == []                      # a live gap would have been skipped by now
     out = proc.process(offline(1), 3.5)              # the re-queued frame arrives from another worker
     assert [m.seq for m in out] == [1, 2] and all(not m.live for m in out)
+
+
+def test_a_flood_of_one_frame_sessions_never_evicts_a_trainee():
+    from services.classifier.processor import ClassifierProcessor
+    from common.messages import FrameSkipped, PoseResult
+
+    class Dummy:
+        def classify(self, landmarks, aspect, *_):
+            from services.classifier.session import ClassifierOutput
+            return ClassifierOutput("none", 0.0, "", 0.0, "none")
+
+    processor = ClassifierProcessor(Dummy, max_sessions=8)
+    for seq in range(40):
+        processor.process(PoseResult(session="trainee", seq=seq), 0.0)
+    for i in range(500):   # a burst in which the trainee sends nothing
+        processor.process(FrameSkipped(session=f"stranger-{i}", seq=0, reason="broker busy"), 1.0)
+    assert len(processor.sessions) == 8 and "trainee" in processor.sessions
+    out = processor.process(PoseResult(session="trainee", seq=40), 1.1)
+    assert [m.seq for m in out] == [40]   # its order is kept: no wait for frames it sent long ago

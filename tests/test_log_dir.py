@@ -1,4 +1,7 @@
 """`up` writes the services' logs where the settings say (log_dir), not always into the checkout."""
+import threading
+
+import launcher.signals as signals_module
 import launcher.supervisor as supervisor_module
 from launcher import cli
 
@@ -9,7 +12,7 @@ class FakeSupervisor:
     def __init__(self, settings, specs, log_dir=None, context=None):
         self.log_dir = log_dir
         self.managed = specs
-        self.stop_event = None
+        self.stop_event = threading.Event()
         FakeSupervisor.created.append(self)
 
     def start_all(self):
@@ -24,7 +27,7 @@ class FakeSupervisor:
 
 def test_up_uses_the_log_dir_setting(monkeypatch, tmp_path):
     monkeypatch.setattr(supervisor_module, "Supervisor", FakeSupervisor)
-    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)   # leave pytest's own handlers alone
+    monkeypatch.setattr(signals_module.signal, "signal", lambda *args: None)   # leave pytest's own handlers alone
     monkeypatch.setenv("FT_LOG_DIR", str(tmp_path / "from-env"))
     assert cli.main(["up"]) == 0
     assert FakeSupervisor.created[-1].log_dir == str(tmp_path / "from-env")

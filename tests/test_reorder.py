@@ -42,3 +42,15 @@ def test_joining_mid_stream_starts_from_what_arrives():
     assert seqs(buf.push(pose(5000), 0.0)) == []
     assert seqs(buf.poll(0.6)) == [5000]
     assert seqs(buf.push(pose(5001), 0.7)) == [5001]
+
+
+def test_a_burst_of_lost_frames_stalls_the_stream_once_not_once_per_frame():
+    # Frames 1, 3, 5 ... never come (dropped unannounced while a queue was full); 2, 4, 6 ... arrive on time.
+    buf = ReorderBuffer(timeout_s=1.0)
+    out = buf.push(pose(0), 0.0)
+    for k in range(1, 10):
+        out += buf.push(pose(2 * k), k * 0.1)
+    assert seqs(out) == [0]
+    assert seqs(buf.poll(1.15)) == [2]                # waited its second for 1
+    # Each later frame waits one second from its own arrival, never a second per gap before it.
+    assert seqs(buf.poll(1.95)) == [4, 6, 8, 10, 12, 14, 16, 18] and buf.lost == 9

@@ -124,12 +124,21 @@ def test_health_report_with_age_and_overall_state():
     assert names(events) == ["health"] and events[0].session == ""
     view = state.health_view(now=53.0)
     assert view["report_age_s"] == 3.0 and view["all_alive"] is False
-    assert view["services"][1] == {"service": "speech", "instance": "s", "alive": False, "age_s": 12.0,
-                                   "restarts": 2, "pid": 11, "stats": {}}
+    assert view["services"][1] == {"service": "speech", "instance": "s", "alive": False, "health": "ok",
+                                   "reason": "", "age_s": 12.0, "restarts": 2, "pid": 11, "stats": {}}
     # Services of the pipeline that never reported (e.g. crashing at start) are listed as missing.
     missing = [s["service"] for s in view["services"] if s.get("missing")]
     assert missing == ["capture", "broker", "classifier", "coach", "ui", "relay"]
-    assert LiveState().health_view(now=1.0) == {"services": [], "report_age_s": None, "all_alive": False}
+    assert LiveState().health_view(now=1.0) == {"services": [], "report_age_s": None, "all_alive": False,
+                                                "all_healthy": False}
+    # Alive is not healthy: a coach whose store refuses writes is named with the reason.
+    state.apply(HealthReport(services=[{"service": "coach", "instance": "c", "pid": 12, "alive": True,
+                                        "health": "unhealthy", "reason": "history store x is read-only",
+                                        "age_s": 0.2, "restarts": 0, "stats": {}}]), now=60.0)
+    view = state.health_view(now=60.5)
+    coach = next(s for s in view["services"] if s["service"] == "coach")
+    assert coach["alive"] and coach["health"] == "unhealthy" and coach["reason"] == "history store x is read-only"
+    assert view["all_healthy"] is False
 
 
 def test_audio_is_announced_with_its_url():

@@ -11,11 +11,16 @@ from common.messages import Classification, EndOfStream, FrameSkipped, Message, 
 from services.classifier.reorder import ReorderBuffer
 
 
+# A session that brought this many poses is a trainee's: when the table is full, newcomers go first.
+ESTABLISHED_POSES = 30
+
+
 @dataclass
 class _SessionState:
     reorder: ReorderBuffer
     classifier: object
     last_seen: float = 0.0
+    poses: int = 0
 
 
 @dataclass
@@ -28,19 +33,35 @@ class ClassifierProcessor:
     # it after its worker timeout; wait for it rather than skip it.
     offline_timeout_s: float = 4.0
     session_idle_s: float = 300.0
+    # Sessions kept at once: a new one beyond it forgets the one heard from longest ago (a flood of one-frame
+    # sessions must not grow the classifier without end).
+    max_sessions: int = 128
     sessions: dict[str, _SessionState] = field(default_factory=dict)
-    stats: dict[str, int] = field(default_factory=lambda: {"frames": 0, "no_person": 0, "bad_landmarks": 0})
+    stats: dict[str, int] = field(default_factory=lambda: {"frames": 0, "no_person": 0, "bad_landmarks": 0,
+                                                           "sessions_evicted": 0})
 
     def process(self, msg: Message, now: float) -> list[Message]:
         if not isinstance(msg, (PoseResult, FrameSkipped, EndOfStream)):
             return []
         state = self.sessions.get(msg.session)
         if state is None:
+            if len(self.sessions) >= self.max_sessions:
+                self._evict()
             live = getattr(msg, "live", True)
             timeout = self.reorder_timeout_s if live else max(self.reorder_timeout_s, self.offline_timeout_s)
             state = self.sessions[msg.session] = _SessionState(ReorderBuffer(timeout), self.classifier_factory())
         state.last_seen = now
+        if isinstance(msg, PoseResult):
+            state.poses += 1
         return self._classify_all(msg.session, state.reorder.push(msg, now))
+
+    def _evict(self) -> None:
+        """Forget the newcomer heard from longest ago (a flood of one-frame sessions replaces only its own), or
+        else the session heard from longest ago."""
+        newcomers = [s for s, st in self.sessions.items() if st.poses < ESTABLISHED_POSES]
+        victim = min(newcomers or self.sessions, key=lambda s: self.sessions[s].last_seen)
+        del self.sessions[victim]
+        self.stats["sessions_evicted"] += 1
 
     def tick(self, now: float) -> list[Message]:
         out: list[Message] = []

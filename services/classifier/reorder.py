@@ -10,17 +10,19 @@ from common.messages import Message
 class ReorderBuffer:
     """Releases messages of one session strictly by `seq`.
 
-    Workers finish out of order; a frame can also be lost (worker killed, live drop announced late). A gap
-    is waited for at most `timeout_s` (measured from when the first later frame arrived), or until
-    `max_pending` later frames pile up; then the buffer skips ahead. Messages older than what was already
-    released are late and dropped.
+    Workers finish out of order; a frame can also be lost (worker killed, live drop announced late, or dropped
+    unannounced when a queue was full). A gap is waited for at most `timeout_s` measured from when the first
+    later frame arrived, or until `max_pending` later frames pile up; then the buffer skips ahead. Frames held
+    behind one gap have waited already: a second gap right behind it costs no second wait, so a stream that lost
+    many frames in a burst stalls once, not once per lost frame. Messages older than what was already released
+    are late and dropped.
     """
 
     timeout_s: float = 1.0
     max_pending: int = 256
     next_seq: int = 0
     pending: dict[int, Message] = field(default_factory=dict)
-    waiting_since: float | None = None
+    arrived: dict[int, float] = field(default_factory=dict)   # seq -> when it came
     late: int = 0
     lost: int = 0
 
@@ -29,6 +31,7 @@ class ReorderBuffer:
             self.late += 1
             return []
         self.pending[msg.seq] = msg
+        self.arrived[msg.seq] = now
         return self._release(now)
 
     def poll(self, now: float) -> list[Message]:
@@ -39,17 +42,14 @@ class ReorderBuffer:
         while self.pending:
             msg = self.pending.pop(self.next_seq, None)
             if msg is not None:
+                del self.arrived[self.next_seq]
                 out.append(msg)
                 self.next_seq += 1
-                self.waiting_since = None
                 continue
-            if self.waiting_since is None:
-                self.waiting_since = now
-            if now - self.waiting_since >= self.timeout_s or len(self.pending) >= self.max_pending:
-                skip_to = min(self.pending)
-                self.lost += skip_to - self.next_seq
-                self.next_seq = skip_to
-                self.waiting_since = None
+            first_later = min(self.pending)
+            if now - self.arrived[first_later] >= self.timeout_s or len(self.pending) >= self.max_pending:
+                self.lost += first_later - self.next_seq
+                self.next_seq = first_later
                 continue
             break
         return out

@@ -14,7 +14,7 @@ from services.classifier.processor import ClassifierProcessor
 
 
 SETTINGS = ("poses", "classified_in", "health_in", "models_dir", "reorder_timeout_s", "worker_timeout_s",
-            "classifiers", "shard", "curve_dir")
+            "classifiers", "shard", "curve_dir", "max_sessions", "session_idle_s", "frame_max_tries")
 
 
 class ClassifierRunner(ServiceRunner):
@@ -25,7 +25,11 @@ class ClassifierRunner(ServiceRunner):
         cascade = Cascade.load(settings.models_dir)   # once per process: every session shares the models
         self.processor = ClassifierProcessor(partial(SessionClassifier, cascade),
                                              reorder_timeout_s=settings.reorder_timeout_s,
-                                             offline_timeout_s=settings.worker_timeout_s + 1.0)
+                                             # the broker gives a lost frame up to frame_max_tries workers
+                                             offline_timeout_s=settings.frame_max_tries * settings.worker_timeout_s
+                                             + 1.0,
+                                             session_idle_s=settings.session_idle_s,
+                                             max_sessions=settings.max_sessions)
         # Shard i of N: only the sessions whose slot is ours (the broker's PUB filters, see docs/PROTOCOL.md).
         shard = settings.shard_index(settings.classifiers)
         self.sub = self.bus.socket(zmq.SUB, settings.poses, bind=False, hwm=10000,

@@ -14,13 +14,15 @@ from services.pose.broker_core import Actions, BrokerCore
 
 
 SETTINGS = ("broker_frontend", "broker_backend", "poses", "health_in", "worker_timeout_s", "bind_host",
-            "curve_dir")
+            "curve_dir", "frame_max_tries", "broker_max_queued", "broker_max_sessions", "session_idle_s")
 
 
 class BrokerRunner(ServiceRunner):
     def __init__(self, settings: Settings, **kwargs):
         super().__init__("broker", settings, **kwargs)
-        self.core = BrokerCore(worker_timeout_s=settings.worker_timeout_s)
+        self.core = BrokerCore(worker_timeout_s=settings.worker_timeout_s, session_idle_s=settings.session_idle_s,
+                               max_tries=settings.frame_max_tries, max_queued=settings.broker_max_queued,
+                               max_sessions=settings.broker_max_sessions)
         self.frontend = self.bus.socket(zmq.ROUTER, settings.broker_frontend, bind=True, hwm=1000)
         self.backend = self.bus.socket(zmq.ROUTER, settings.broker_backend, bind=True, hwm=1000)
         self.pub = self.bus.socket(zmq.PUB, settings.poses, bind=True, hwm=10000)
@@ -66,18 +68,21 @@ class BrokerRunner(ServiceRunner):
             self.stats.update(self.core.snapshot())
 
     def _apply(self, actions: Actions) -> None:
+        later = Actions()
         for worker, frame in actions.to_workers:
             try:
                 bus.send(self.backend, frame, prefix=[worker])
             except zmq.ZMQError:  # worker vanished between ready and send (ROUTER_MANDATORY)
                 self.faults.record("worker_gone")
-                self.core.undeliverable(worker)
+                later.extend(self.core.undeliverable(worker))
         for source, msg in actions.to_sources:
             try:
                 bus.send(self.frontend, msg, prefix=[source], block=False)
             except zmq.ZMQError:
                 self.faults.record("source_gone")
         self.publish(self.pub, actions.publish)
+        if later.to_sources or later.publish:
+            self._apply(later)
 
 
 def build(settings: Settings, _args: argparse.Namespace) -> BrokerRunner:

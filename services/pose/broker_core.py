@@ -9,6 +9,17 @@ from common.messages import Credit, EndOfStream, Envelope, Frame, FrameSkipped, 
 
 logger = logging.getLogger(__name__)
 
+# A session that has had this many frames served (about a second of camera) is a trainee, no longer a newcomer:
+# newcomers share one bounded queue and one worker turn in NEWCOMER_EVERY, so a flood of one-frame sessions cannot
+# starve the trainees already counting (a newcomer's frame also costs a worker a new tracker, ~5x a tracked frame).
+ESTABLISHED_FRAMES = 30
+NEWCOMER_EVERY = 4
+# An offline session's source keeps `offline_window` frames in flight; a source that ignores its credit is cut off
+# at this many waiting frames.
+OFFLINE_QUEUE_MAX = 32
+# All waiting frames together, established sessions included, are capped at this multiple of max_queued.
+TOTAL_QUEUE_FACTOR = 4
+
 
 @dataclass
 class _Session:
@@ -18,6 +29,16 @@ class _Session:
     in_flight: int = 0
     end: EndOfStream | None = None     # held until every frame before it has left the broker
     last_seen: float = 0.0
+    served: int = 0                    # frames handed to workers
+    tries: dict = field(default_factory=dict)   # seq -> workers the frame was lost with
+
+    @property
+    def established(self) -> bool:
+        return self.served >= ESTABLISHED_FRAMES
+
+    @property
+    def idle(self) -> bool:
+        return not self.queue and self.in_flight <= 0
 
 
 @dataclass
@@ -56,16 +77,23 @@ class BrokerCore:
     for a camera, keeping up beats tracker continuity.
     """
 
-    def __init__(self, worker_timeout_s: float = 3.0, live_queue: int = 1, session_idle_s: float = 300.0):
+    def __init__(self, worker_timeout_s: float = 3.0, live_queue: int = 1, session_idle_s: float = 300.0,
+                 max_tries: int = 3, max_queued: int = 64, max_sessions: int = 256):
         self.worker_timeout_s = worker_timeout_s
         self.session_idle_s = session_idle_s
         self.live_queue = live_queue
+        self.max_tries = max_tries
+        self.max_queued = max_queued          # frames of newcomer sessions waiting, all together
+        self.max_sessions = max_sessions
         self.sessions: OrderedDict[str, _Session] = OrderedDict()
         self.idle: OrderedDict[bytes, float] = OrderedDict()   # worker -> last heard
         self.jobs: dict[bytes, _Job] = {}                       # busy worker -> its job
         self.owner: dict[str, bytes] = {}                       # session -> worker holding its tracker
+        self.queued = 0             # frames waiting, all sessions
+        self.newcomer_queued = 0    # of which belong to sessions not yet established
+        self._since_newcomer = 0    # established sessions served since a newcomer was
         self.stats = {"frames_in": 0, "frames_out": 0, "dropped_live": 0, "requeued": 0, "results": 0,
-                      "late_results": 0}
+                      "late_results": 0, "skipped_after_tries": 0, "refused_busy": 0, "sessions_evicted": 0}
 
     # -------------------------------------------------------------------------------- inputs
     def on_source(self, source: bytes, msg: Message | Envelope, now: float) -> Actions:
@@ -80,29 +108,97 @@ class BrokerCore:
 
     def _on_frame(self, source: bytes, frame: Frame, now: float) -> Actions:
         self.stats["frames_in"] += 1
+        out = Actions()
         sess = self.sessions.get(frame.session)
+        # A refused frame of a new session leaves no trace: the table is not churned by frames never served.
+        if sess is None and self.newcomer_queued >= self.max_queued:
+            return self._refuse(source, frame, "broker busy: too many new sessions")
+        if sess is None and len(self.sessions) >= self.max_sessions and not self._evict_idle_session():
+            return self._refuse(source, frame, "broker full: too many sessions")
         if sess is None:
             sess = self.sessions[frame.session] = _Session(source=source, live=frame.live)
         sess.source, sess.live, sess.last_seen = source, frame.live, now
-        out = Actions()
         if sess.live:
             while len(sess.queue) >= self.live_queue:
-                old = sess.queue.popleft()
+                old = self._pop(sess)
+                sess.tries.pop(old.seq, None)
                 self.stats["dropped_live"] += 1
                 out.publish.append(FrameSkipped(session=old.session, seq=old.seq, ts_capture=old.ts_capture,
                                                 reason="dropped: workers busy"))
-        sess.queue.append(frame)
+        refusal = self._refusal(sess)
+        if refusal is not None:
+            out.extend(self._refuse(source, frame, refusal))
+            return out
+        self._push(sess, frame)
         out.extend(self.dispatch(now))
         return out
 
+    def _refusal(self, sess: _Session) -> str | None:
+        if not sess.live and len(sess.queue) >= OFFLINE_QUEUE_MAX:
+            return "over the session's credit"
+        if not sess.established and self.newcomer_queued >= self.max_queued:
+            return "broker busy: too many new sessions"
+        if self.queued >= TOTAL_QUEUE_FACTOR * self.max_queued:
+            return "broker busy: too many frames waiting"
+        return None
+
+    # Every frame enters and leaves a queue through these (and _forget), so the counts stay exact.
+    def _push(self, sess: _Session, frame: Frame, front: bool = False) -> None:
+        (sess.queue.appendleft if front else sess.queue.append)(frame)
+        self.queued += 1
+        if not sess.established:
+            self.newcomer_queued += 1
+
+    def _pop(self, sess: _Session) -> Frame:
+        self.queued -= 1
+        if not sess.established:
+            self.newcomer_queued -= 1
+        return sess.queue.popleft()
+
+    def _refuse(self, source: bytes, frame: Frame, reason: str) -> Actions:
+        """Skip a frame at the door; an offline one still returns its credit, or its source would stall."""
+        self.stats["refused_busy"] += 1
+        out = Actions(publish=[FrameSkipped(session=frame.session, seq=frame.seq, ts_capture=frame.ts_capture,
+                                            reason=reason)])
+        if not frame.live:
+            out.to_sources.append((source, Credit(session=frame.session, seq=frame.seq, credit=1)))
+        return out
+
+    def _evict_idle_session(self) -> bool:
+        """Forget a session with nothing waiting or in flight (it comes back if it sends): the least recently served
+        newcomer, or else the established session heard from longest ago (a trainee loses its standing last)."""
+        oldest = None
+        for session, sess in self.sessions.items():
+            if not sess.idle or sess.end is not None:
+                continue
+            if not sess.established:
+                oldest = session
+                break
+            if oldest is None or sess.last_seen < self.sessions[oldest].last_seen:
+                oldest = session
+        if oldest is None:
+            return False
+        self._forget(oldest)
+        self.stats["sessions_evicted"] += 1
+        return True
+
+    def _forget(self, session: str) -> None:
+        sess = self.sessions.pop(session)
+        self.queued -= len(sess.queue)
+        if not sess.established:
+            self.newcomer_queued -= len(sess.queue)
+        self.owner.pop(session, None)
+
     def on_worker_ready(self, worker: bytes, now: float) -> Actions:
+        out = Actions()
         job = self.jobs.get(worker)
         if job is not None:
             # A worker that asks again without a result restarted: its frame is lost, give it to someone.
-            self._requeue(self.jobs.pop(worker))
+            out.extend(self._requeue(self.jobs.pop(worker)))
         self.idle[worker] = now
         self.idle.move_to_end(worker)
-        return self.dispatch(now)
+        out.extend(self.dispatch(now))
+        return out
 
     def on_worker_result(self, worker: bytes, msg: Message, now: float) -> Actions:
         out = Actions()
@@ -118,6 +214,7 @@ class BrokerCore:
             sess = self.sessions.get(msg.session)
             if sess is not None:
                 sess.in_flight -= 1
+                sess.tries.pop(msg.seq, None)
                 if not sess.live:
                     out.to_sources.append((sess.source, Credit(session=msg.session, seq=msg.seq, credit=1)))
                 out.extend(self._maybe_finish(msg.session))
@@ -134,8 +231,11 @@ class BrokerCore:
             session, worker = picked
             del self.idle[worker]
             sess = self.sessions[session]
-            frame = sess.queue.popleft()
+            frame = self._pop(sess)
             sess.in_flight += 1
+            sess.served += 1
+            if sess.served == ESTABLISHED_FRAMES:
+                self.newcomer_queued -= len(sess.queue)   # its waiting frames leave the newcomers' share
             self.owner[session] = worker
             self.jobs[worker] = _Job(worker, frame, now)
             self.stats["frames_out"] += 1
@@ -143,16 +243,32 @@ class BrokerCore:
         return out
 
     def _next_job(self) -> tuple[str, bytes] | None:
-        """The next session in round-robin order that has a frame and a worker it may use now."""
-        for session in list(self.sessions):
-            sess = self.sessions[session]
+        """The next session in round-robin order that has a frame and a worker it may use now.
+
+        Newcomers get one turn in NEWCOMER_EVERY, established sessions the others (either takes a turn the other has
+        no use for), so however many newcomers wait, the trainees already counting keep most of the workers' time.
+        """
+        newcomers_turn = self._since_newcomer >= NEWCOMER_EVERY - 1
+        fallback = None
+        for session, sess in self.sessions.items():
             if not sess.queue:
                 continue
             worker = self._worker_for(session, sess)
-            if worker is not None:
-                self.sessions.move_to_end(session)   # round-robin: served sessions go to the back
-                return session, worker
-        return None
+            if worker is None:
+                continue
+            if sess.established != newcomers_turn:   # the kind of session whose turn it is
+                picked = session, worker
+                break
+            if fallback is None:
+                fallback = session, worker
+        else:
+            picked = fallback
+        if picked is None:
+            return None
+        # Round-robin within a kind: served sessions go to the back.
+        self._since_newcomer = self._since_newcomer + 1 if self.sessions[picked[0]].established else 0
+        self.sessions.move_to_end(picked[0])
+        return picked
 
     def _worker_for(self, session: str, sess: _Session) -> bytes | None:
         owner = self.owner.get(session)
@@ -164,33 +280,51 @@ class BrokerCore:
         load = Counter(self.owner.values())
         return min(self.idle, key=lambda w: load[w])
 
-    def undeliverable(self, worker: bytes) -> None:
-        """The runner could not hand a job to its worker (peer gone): forget the worker, keep the frame."""
+    def undeliverable(self, worker: bytes) -> Actions:
+        """The runner could not hand a job to its worker (peer gone): forget the worker, keep the frame (the
+        frame never reached a worker, so this is no try of its)."""
         job = self.jobs.pop(worker, None)
         self.idle.pop(worker, None)
         self._disown(worker)
         if job is not None:
-            self._requeue(job)
+            return self._requeue(job, lost=False)
+        return Actions()
 
     def _disown(self, worker: bytes) -> None:
         for session in [s for s, w in self.owner.items() if w == worker]:
             del self.owner[session]
 
-    def _requeue(self, job: _Job) -> None:
+    def _requeue(self, job: _Job, lost: bool = True) -> Actions:
+        """Put a frame whose worker died (or fell silent) back at the head of its queue, unless it has now been
+        lost with `max_tries` workers: a frame that kills every worker it meets is skipped, not retried forever."""
         sess = self.sessions.get(job.frame.session)
         if sess is None:
-            return
+            return Actions()
         sess.in_flight -= 1
-        sess.queue.appendleft(job.frame)
+        frame = job.frame
+        tries = sess.tries.get(frame.seq, 0) + (1 if lost else 0)
+        if tries >= self.max_tries:
+            sess.tries.pop(frame.seq, None)
+            self.stats["skipped_after_tries"] += 1
+            logger.warning("frame %d of %s lost with %d workers: skipped", frame.seq, frame.session, tries)
+            out = Actions(publish=[FrameSkipped(session=frame.session, seq=frame.seq, ts_capture=frame.ts_capture,
+                                                reason=f"lost with {tries} pose workers")])
+            if not sess.live:
+                out.to_sources.append((sess.source, Credit(session=frame.session, seq=frame.seq, credit=1)))
+            out.extend(self._maybe_finish(frame.session))
+            return out
+        sess.tries[frame.seq] = tries
+        self._push(sess, frame, front=True)
         self.stats["requeued"] += 1
+        return Actions()
 
     def _maybe_finish(self, session: str) -> Actions:
         sess = self.sessions.get(session)
         out = Actions()
         if sess is not None and sess.end is not None and not sess.queue and sess.in_flight <= 0:
             out.publish.append(sess.end)
-            del self.sessions[session]
-            owner = self.owner.pop(session, None)
+            owner = self.owner.get(session)
+            self._forget(session)
             if owner is not None:
                 # The worker can free this session's tracker (~100 MB) now instead of when it is evicted.
                 out.to_workers.append((owner, sess.end))
@@ -205,16 +339,15 @@ class BrokerCore:
                                now - job.since)
                 del self.jobs[worker]
                 self._disown(worker)
-                self._requeue(job)
+                out.extend(self._requeue(job))
         for worker, last in list(self.idle.items()):
             if now - last > self.worker_timeout_s:
                 del self.idle[worker]
                 self._disown(worker)
         for session, sess in list(self.sessions.items()):
             # A source that vanished without end-of-stream must not keep its session forever.
-            if not sess.queue and sess.in_flight <= 0 and now - sess.last_seen > self.session_idle_s:
-                del self.sessions[session]
-                self.owner.pop(session, None)
+            if sess.idle and now - sess.last_seen > self.session_idle_s:
+                self._forget(session)
         out.extend(self.dispatch(now))
         return out
 
@@ -224,4 +357,5 @@ class BrokerCore:
 
     def snapshot(self) -> dict:
         return {**self.stats, "workers": self.workers, "busy": len(self.jobs),
-                "sessions": len(self.sessions), "queued": sum(len(s.queue) for s in self.sessions.values())}
+                "sessions": len(self.sessions), "queued": sum(len(s.queue) for s in self.sessions.values()),
+                "newcomers_queued": self.newcomer_queued}

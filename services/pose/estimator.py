@@ -99,6 +99,10 @@ class PoseEstimator:
             out = _to_array(state.tracker.process(state.selector.restarted_input(rgb)))
         return out, (time.perf_counter() - start) * 1000
 
+    @property
+    def trackers(self) -> int:
+        return len(self._sessions)
+
     def end_session(self, session: str) -> None:
         state = self._sessions.pop(session, None)
         if state is not None:

@@ -10,7 +10,7 @@ import zmq
 
 from common import bus
 from common.config import Settings
-from common.messages import Frame, WorkerReady
+from common.messages import Frame, FrameSkipped, WorkerReady
 from common.service import ServiceRunner, service_main
 from services.pose.estimator import PoseEstimator
 from services.pose.processor import PoseProcessor
@@ -27,7 +27,7 @@ class PoseWorkerRunner(ServiceRunner):
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.processor = PoseProcessor(PoseEstimator(max_sessions=settings.pose_sessions_per_worker,
                                                    probe_frames=settings.person_probe_frames),
-                                       self.worker_id)
+                                       self.worker_id, self.faults)
         self.dealer = self.bus.socket(zmq.DEALER, settings.broker_backend, bind=False, hwm=10,
                                       identity=self.worker_id.encode())
         self.on(self.dealer, self._on_frame)
@@ -51,12 +51,21 @@ class PoseWorkerRunner(ServiceRunner):
         if not isinstance(msg, Frame):
             self.processor.process(msg)
             return
-        result = self.processor.process(msg)
+        try:
+            result = self.processor.process(msg)
+        except Exception:
+            # Still answer, so the broker moves on at once; the error itself is counted (and turns us unhealthy
+            # if it keeps happening) by the runner.
+            bus.send(self.dealer, FrameSkipped(session=msg.session, seq=msg.seq, ts_capture=msg.ts_capture,
+                                               reason="pose error"))
+            self._last_sent = time.time()
+            raise
         bus.send(self.dealer, result)  # a result doubles as "ready for the next one"
         self._last_sent = time.time()
         s = self.processor.stats
         self.stats.update(frames=s["frames"], no_person=s["no_person"], undecodable=s["undecodable"],
-                          pose_ms_mean=round(s["pose_ms_total"] / max(1, s["frames"]), 2))
+                          pose_ms_mean=round(s["pose_ms_total"] / max(1, s["frames"]), 2),
+                          trackers=self.processor.estimator.trackers)
 
     def close(self) -> None:
         self.processor.estimator.close()

@@ -254,6 +254,7 @@ class LiveState:
             if isinstance(entry, dict):
                 services.append({"service": str(entry.get("service", "?")), "instance": str(entry.get("instance", "")),
                                  "alive": bool(entry.get("alive", False)),
+                                 "health": str(entry.get("health", "ok")), "reason": str(entry.get("reason", "")),
                                  "age_s": float(entry.get("age_s", 0.0) or 0.0),
                                  "restarts": int(entry.get("restarts", 0) or 0), "pid": entry.get("pid"),
                                  "stats": entry.get("stats", {}) if isinstance(entry.get("stats"), dict) else {}})
@@ -263,4 +264,5 @@ class LiveState:
             services += [{"service": name, "instance": "", "alive": False, "age_s": None, "restarts": 0,
                           "pid": None, "stats": {}, "missing": True} for name in SERVICE_NAMES if name not in reported]
         return {"services": services, "report_age_s": None if not received else round(now - received, 1),
-                "all_alive": bool(services) and all(s["alive"] for s in services)}
+                "all_alive": bool(services) and all(s["alive"] for s in services),
+                "all_healthy": bool(services) and all(s["alive"] and s.get("health", "ok") == "ok" for s in services)}

@@ -127,8 +127,10 @@ const FT = (() => {
     const stale = health.report_age_s !== null && health.report_age_s > 5;
     const groups = new Map();
     for (const s of services) {
-      const g = groups.get(s.service) || { name: s.service, total: 0, alive: 0, restarts: 0, age: 0, missing: false };
+      const g = groups.get(s.service) || { name: s.service, total: 0, alive: 0, restarts: 0, age: 0, missing: false,
+                                           unhealthy: [] };
       g.missing = g.missing || !!s.missing;
+      if (s.alive && s.health && s.health !== "ok") g.unhealthy.push(s.reason || s.health);
       g.total += 1;
       g.alive += s.alive ? 1 : 0;
       g.restarts += s.restarts || 0;
@@ -139,8 +141,8 @@ const FT = (() => {
     const rank = (name) => (order.indexOf(name) + order.length + 1) % (order.length + 1);  // unknown ones last
     for (const g of [...groups.values()].sort((a, b) => rank(a.name) - rank(b.name))) {
       const li = document.createElement("li");
-      const ok = g.alive === g.total && !stale;
-      li.className = ok ? "ok" : (g.alive ? "warn" : "bad");
+      const ok = g.alive === g.total && !stale && !g.unhealthy.length;
+      li.className = ok ? "ok" : (g.alive && !g.unhealthy.length ? "warn" : "bad");
       li.dataset.service = g.name;
       const label = document.createElement("span");
       label.className = "svc-name";
@@ -148,7 +150,9 @@ const FT = (() => {
       const detail = document.createElement("span");
       detail.className = "svc-detail";
       detail.textContent = g.missing ? "not reporting" : stale ? "report is stale"
+        : g.unhealthy.length ? `unhealthy: ${g.unhealthy[0]}`
         : (g.alive === g.total ? "running" : `${g.alive}/${g.total} alive`) + (g.restarts ? ` · ${g.restarts} restarts` : "");
+      if (g.unhealthy.length) li.title = g.unhealthy.join("\n");
       li.append(label, detail);
       list.appendChild(li);
     }
