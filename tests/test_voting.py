@@ -58,6 +58,21 @@ def test_no_opinion_until_a_window_of_motion_then_two_sure_answers_name_the_exer
     assert all(e == NONE for tt, e in out if tt < t)
 
 
+def test_the_first_answer_comes_on_the_first_frame_with_a_window_not_a_turn_later():
+    # A recording of one rep may end a few frames after 0.8 s of pose: the model is asked then, not EVAL_S later.
+    from tests.test_coach_poses import side_pose
+    rec = WindowRecognizer(ScriptedModel([probs(squat=0.9)]), {"classes": CLASSES, "window_s": 2.5})
+    body = side_pose()
+    first_raw = None
+    for i in range(40):
+        t = i / 30
+        rec.update(t, body, 1.0)
+        if first_raw is None and rec.raw is not None:
+            first_raw = t
+    assert first_raw is not None and 0.8 - 1e-9 <= first_raw <= 0.8 + 1.5 / 30
+    assert rec.raw_label == "squat"
+
+
 def test_one_odd_window_does_not_switch_and_a_short_dip_keeps_the_exercise():
     answers = [probs(squat=0.9)] * 6 + [probs(lunge=0.9)] + [probs(squat=0.9)] * 4 + [probs(none=0.9)] * 2 \
         + [probs(squat=0.9)] * 20
