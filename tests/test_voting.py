@@ -73,6 +73,13 @@ def test_the_first_answer_comes_on_the_first_frame_with_a_window_not_a_turn_late
     assert rec.raw_label == "squat"
 
 
+def test_a_first_short_window_cannot_name_an_exercise_alone():
+    # 0.8 s of a push-up held at the top looks like a plank: the full windows after it decide.
+    out, _ = recognise([probs(lunge=1.0)] + [probs(squat=0.97)] * 20, 4.0)
+    assert "lunge" not in {e for _, e in out}
+    assert first(out, "squat") is not None
+
+
 def test_one_odd_window_does_not_switch_and_a_short_dip_keeps_the_exercise():
     answers = [probs(squat=0.9)] * 6 + [probs(lunge=0.9)] + [probs(squat=0.9)] * 4 + [probs(none=0.9)] * 2 \
         + [probs(squat=0.9)] * 20

@@ -68,7 +68,14 @@ class WindowRecognizer:
         self.raw_label = self.classes[int(np.argmax(p))]
         dt = EVAL_S if prev is None else t - prev
         a = 1.0 - np.exp(-dt / SMOOTH_S)
-        self.probs = p if self.probs is None else self.probs + a * (p - self.probs)
+        if self.probs is None:
+            # The vote starts from "nothing going on" and the first answer, on a window shorter than the full
+            # one, weighs by how much of it it saw: 0.8 s of a push-up held at the top looks like a plank, and
+            # must not name it alone. (The raw answer stands as it is: a stream that ends now falls back on it.)
+            self.probs = np.zeros(len(self.classes))
+            self.probs[self.classes.index("none")] = 1.0
+            a = min(1.0, self.buffer.pose_span() / self.buffer.window_s)
+        self.probs = self.probs + a * (p - self.probs)
         best = int(np.argmax(self.probs))
         name = self.classes[best]
         if name != self.current and self.probs[best] >= ENTER:
