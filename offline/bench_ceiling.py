@@ -12,16 +12,25 @@ import dataclasses
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import psutil
 import zmq
 
 from common import bus as busmod
-from common.messages import Classification, Credit, EndOfStream, Frame, Message, PoseResult, ProtocolError
+from common.messages import (
+    Classification,
+    Credit,
+    EndOfStream,
+    Frame,
+    Message,
+    PoseResult,
+    ProtocolError,
+)
 from launcher.analyze import ipc_settings
 from launcher.supervisor import ServiceSpec, Supervisor
+from offline.bench_runs import wait_broker_workers
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +143,7 @@ def _through_broker(jpeg: bytes, width: int, height: int, seconds: float, worker
         sink.setsockopt(zmq.SUBSCRIBE, topic)
         _start(supervisor, ready)
         try:
-            _wait_workers(supervisor, workers)
+            wait_broker_workers(supervisor, workers)
             names = [f"ceiling-{k}" for k in range(sessions)]
             credit = {name: window for name in names}
             seq = {name: 0 for name in names}
@@ -198,16 +207,6 @@ def _last_stats(supervisor: Supervisor, service: str) -> dict:
         supervisor.pump_health(timeout_ms=100)
     pids = supervisor.pids(service)
     return dict(supervisor.monitor.stats_of(pids[0])) if pids else {}
-
-
-def _wait_workers(supervisor: Supervisor, n: int, timeout_s: float = 30.0) -> None:
-    broker = supervisor.pids("broker")[0]
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        supervisor.pump_health(timeout_ms=100)
-        if int(supervisor.monitor.stats_of(broker).get("workers", 0)) >= n:
-            return
-    raise RuntimeError(f"broker does not see {n} pose workers after {timeout_s:.0f} s")
 
 
 # ------------------------------------------------------------------------------------------------ classifier, coach

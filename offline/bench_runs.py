@@ -233,7 +233,7 @@ def offline_scaling(jpegs: list[tuple[bytes, int, int]], max_workers: int, frame
                 if n > 1:
                     supervisor.add(ServiceSpec("pose", "services.pose"))
                     supervisor.wait_ready(["pose"], timeout_s=120)
-                _wait_broker_workers(supervisor, n)
+                wait_broker_workers(supervisor, n)
                 sampler = ProcessSampler(supervisor)
                 sampler.refresh(time.time())
                 rate = _offline_pass(source, poses, jpegs, f"bench-offline-{n}", frames_per_run, fps,
@@ -251,7 +251,7 @@ def offline_scaling(jpegs: list[tuple[bytes, int, int]], max_workers: int, frame
             "other_cpu_percent": other_by_workers, "frames_per_run": frames_per_run}
 
 
-def _wait_broker_workers(supervisor: Supervisor, n: int, timeout_s: float = 30.0) -> None:
+def wait_broker_workers(supervisor: Supervisor, n: int, timeout_s: float = 30.0) -> None:
     """Until the broker's heartbeat says it knows n workers (a worker announces itself on start)."""
     broker = supervisor.pids("broker")[0]
     deadline = time.time() + timeout_s
