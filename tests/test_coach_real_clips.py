@@ -2,9 +2,11 @@
 each exercise variant the data has, recognised and with the exercise given, and clips of other activity."""
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from common.config import Settings
@@ -70,3 +72,32 @@ def test_each_variant_is_counted(cascade, labels, name, what, given):
 def test_other_activity_counts_nothing(cascade, labels, name):
     summary = analyse(cascade, labels[name], given=False)
     assert sum(t["reps"] for t in summary["totals"].values()) == 0, summary["totals"]
+
+
+def away_and_back(clip: clip_stream.Clip, away_s: float) -> tuple[clip_stream.Clip, float]:
+    """The clip, then `away_s` seconds of an empty room (the trainee walked out), then the clip again; and the time
+    the trainee is back."""
+    dt = 1.0 / clip.fps
+    n_away = round(away_s * clip.fps)
+    nobody = np.full((n_away, 33, 4), np.nan, np.float32)
+    second = clip.t[-1] + dt * (n_away + 1)
+    return (dataclasses.replace(
+        clip, t=np.r_[clip.t, clip.t[-1] + dt * np.arange(1, n_away + 1), clip.t + second],
+        landmarks=np.concatenate([clip.landmarks, nobody, clip.landmarks]),
+        dark_share=np.r_[clip.dark_share, np.zeros(n_away), clip.dark_share],
+        bright_share=np.r_[clip.bright_share, np.zeros(n_away), clip.bright_share]), float(second))
+
+
+@pytest.mark.parametrize("fps", [None, 10.0], ids=["clip-rate", "10fps"])
+@pytest.mark.parametrize("name", ["PushUp-Counter/pushup2.mp4", "WorkoutTracker/squat_19.mp4"])
+def test_a_trainee_who_walks_out_and_comes_back_is_counted_on_from_the_same_number(cascade, labels, name, fps):
+    label = labels[name]
+    both, back = away_and_back(clip_stream.load(label), away_s=6.0)
+    clip = clip_stream.resample(both, fps)
+    with tempfile.TemporaryDirectory() as tmp:
+        processor = CoachProcessor(HistoryWriter(Path(tmp) / "w.sqlite3"), Settings())
+        summary, events = run_clip(processor, label.file, clip, classified(clip, label.file, cascade))
+    exercise, reps, _ = prediction(summary)
+    assert exercise == label.exercise and reps == 2 * label.reps, summary["totals"]
+    rep_times = [t for t, kind, *_ in events if "rep" in str(kind).split(",")]
+    assert sum(t < back for t in rep_times) == label.reps     # nothing counted while the room was empty
