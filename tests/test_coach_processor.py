@@ -267,3 +267,19 @@ def test_idle_sessions_expire(store):
                                                                                           "hold_seconds": 0.0}}
     assert processor.sessions == {}
     assert store.session_report("s1")["ended_at"] is not None
+
+
+def test_a_recording_of_one_rep_takes_the_exercise_of_level_1s_last_answer(store):
+    # Two seconds: level 1's vote never settles ("none" throughout); its raw answers grow with the stream, the
+    # early short windows say lunge, the last, fullest one squat: the one squat is counted as a squat.
+    import dataclasses
+    stream = Stream().frames(10, "squat", "start", squat_frame(0.0)).squats(1).frames(10, "squat", "start",
+                                                                                      squat_frame(0.0))
+    n = len(stream.messages)
+    stream.messages = [dataclasses.replace(m, exercise="none", phase="",
+                                           raw_exercise="lunge" if i < n - 8 else "squat")
+                       for i, m in enumerate(stream.messages)]
+    out = run(CoachProcessor(store, Settings()), stream.end())
+    totals = next(m for m in out if isinstance(m, SessionSummary)).summary["totals"]
+    assert totals.get("squat", {}).get("reps") == 1, totals
+    assert totals.get("lunge", {}).get("reps", 0) == 0, totals

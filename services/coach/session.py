@@ -24,8 +24,8 @@ RECENT_CUES_S = 5.0      # corrections stay on screen this long (capture time)
 HOLD_STORE_EVERY_S = 1.0  # a growing hold is written to the store this often
 LOOKBACK_S = 3.0          # frames kept to backdate a hold to when the posture began (recognition needs a window)
 # A stream that ends before the vote settles takes the reps of the exercise the classifier's level 1 named most
-# on the frames of the last RAW_WINDOW_S: if at least RAW_SHARE of them, or any when the whole stream was shorter
-# than recognition needs (SHORT_STREAM_S: a recording of a rep or two).
+# on the frames of the last RAW_WINDOW_S if at least RAW_SHARE of them; when the whole stream was shorter than
+# recognition needs (SHORT_STREAM_S: a recording of a rep or two), the exercise of level 1's last answer.
 RAW_WINDOW_S = 4.0
 RAW_SHARE = 0.4
 SHORT_STREAM_S = 6.0
@@ -134,13 +134,16 @@ class CoachSession:
         return said
 
     def _likely_exercise(self) -> str:
-        """The counted exercise level 1 named most on recent frames (RAW_SHARE of them, or any in a short stream)."""
+        """The counted exercise level 1 named most on recent frames (RAW_SHARE of them; in a short stream, the last
+        one it named)."""
         named = Counter(raw for _, raw in self._raw if raw in COUNTED)
         if not named:
             return NONE
+        if self.first_ts is not None and self.last_ts - self.first_ts < SHORT_STREAM_S:
+            # A short stream's windows grow with it: the last answer saw the most of the movement.
+            return next(raw for _, raw in reversed(self._raw) if raw in COUNTED)
         best, n = named.most_common(1)[0]
-        short = self.first_ts is not None and self.last_ts - self.first_ts < SHORT_STREAM_S
-        return best if short or n >= RAW_SHARE * len(self._raw) else NONE
+        return best if n >= RAW_SHARE * len(self._raw) else NONE
 
     def _remember(self, now: float, raw_exercise: str, body: Body | None) -> None:
         if body is not None:
