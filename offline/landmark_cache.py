@@ -14,7 +14,7 @@ from services.pose.estimator import PoseEstimator, decode_jpeg, lighting
 
 
 DEFAULT_CACHE = PROJECT_ROOT / ".cache" / "landmarks"
-CACHE_VERSION = 2   # 2: the person probing of live pose workers (Settings.person_probe_frames)
+CACHE_VERSION = 3   # 2: the person probing of live pose workers (Settings.person_probe_frames); 3: frame times
 
 
 @dataclass
@@ -70,7 +70,8 @@ def extract(path: str | Path, max_side: int = 640, quality: int = 80, estimator:
                 break
             jpeg, width, height = prepare(image, max_side, quality)
             frame = decode_jpeg(jpeg)  # the worker sees the JPEG, not the raw frame
-            lm, _ = estimator.estimate(session, frame)
+            # at the frame's media time, as capture stamps it (BlazePose's filters run on that clock)
+            lm, _ = estimator.estimate(session, frame, len(marks) / fps)
             marks.append(lm if lm is not None else np.full((33, 4), np.nan, np.float32))
             d, b = lighting(frame)
             dark.append(d)

@@ -64,3 +64,17 @@ def test_counts_match_labels(analysed, clip_labels, clips_dir, clip):
         assert abs(reps - label.reps) <= 1, row
     if label.hold_seconds is not None:
         assert abs(hold - label.hold_seconds) <= 1.5, row
+
+
+def test_a_fast_clip_at_10_frames_a_second_counts_as_at_full_rate(clips_dir, clip_labels):
+    # Three lunges in 6 s: at 10 frames/s BlazePose's filters must run on the frames' own clock (on MediaPipe's
+    # 30 frame/s clock they smoothed one lunge away: 2 of 3).
+    clip = "rnhrn__exercises/lunges.mp4"
+    counts = []
+    for fps in ([], ["--fps", "10"]):
+        proc = subprocess.run([sys.executable, "-m", "launcher.cli", "analyze", "--json", "--no-progress",
+                               "--exercise", "lunge", *fps, str(clips_dir / clip)],
+                              capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT)
+        row = json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
+        counts.append(row["totals"].get("lunge", {}).get("reps", 0))
+    assert counts == [clip_labels[clip].reps] * 2, counts

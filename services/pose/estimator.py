@@ -34,12 +34,33 @@ def lighting(image: np.ndarray) -> tuple[float, float]:
     return float((gray < DARK_LEVEL).sum()) / n, float((gray > BRIGHT_LEVEL).sum()) / n
 
 
+# mp.solutions runs its graph on a clock of its own that steps 1/30 s before every frame (SolutionBase.process).
+# BlazePose's landmark smoothing and its tracking region are filters in time: fed 10 frames a second on that clock,
+# they take a jumping jack's arms for three times slower than they are and smooth a rep away (at 10 frames/s real
+# clips lost 1-2 reps of 12 and a lunge set gained or lost one). Each frame therefore sets the clock to its own
+# capture time, one step back, before the solution steps it. (MediaPipe is pinned at 0.10.21: the attribute is
+# checked when a tracker is made, and without it the tracker keeps its own clock.)
+MP_CLOCK_ATTR = "_simulated_timestamp"
+MP_CLOCK_STEP_US = 33333
+
+
 class _Session:
     """A session's tracker (BlazePose keeps the person from frame to frame) and its person selector."""
 
     def __init__(self, tracker, selector: PersonSelector):
         self.tracker = tracker
         self.selector = selector
+        self.last_us: int | None = None   # the tracker's clock at the last frame
+
+    def set_clock(self, t: float | None) -> None:
+        """The tracker's clock at capture time `t` (seconds); never backwards (a graph refuses that)."""
+        if t is None or not hasattr(self.tracker, MP_CLOCK_ATTR):
+            return
+        us = round(t * 1e6)
+        if self.last_us is not None and us <= self.last_us:
+            us = self.last_us + 1
+        setattr(self.tracker, MP_CLOCK_ATTR, us - MP_CLOCK_STEP_US)
+        self.last_us = us
 
 
 def _to_array(result) -> np.ndarray | None:
@@ -85,17 +106,21 @@ class PoseEstimator:
         self._sessions[session] = state
         return state
 
-    def estimate(self, session: str, image: np.ndarray) -> tuple[np.ndarray | None, float]:
-        """BGR image -> (float32 [33, 4] x, y, z, visibility, or None without a person; milliseconds)."""
+    def estimate(self, session: str, image: np.ndarray, t: float | None = None) -> tuple[np.ndarray | None, float]:
+        """BGR image captured at `t` seconds (any origin, one per session; None: 1/30 s after the last frame) ->
+        (float32 [33, 4] x, y, z, visibility, or None without a person; milliseconds)."""
         start = time.perf_counter()
         state = self._session(session)
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         rgb.flags.writeable = False   # MediaPipe then takes the picture by reference (masked copies are new)
+        state.set_clock(t)
         out = _to_array(state.tracker.process(state.selector.tracker_input(rgb)))
         if state.selector.observe(rgb, out):
             # The tracker followed a bystander: start afresh on this frame with them masked out.
             state.tracker.close()
             state.tracker = self._new_tracker()
+            state.last_us = None
+            state.set_clock(t)
             out = _to_array(state.tracker.process(state.selector.restarted_input(rgb)))
         return out, (time.perf_counter() - start) * 1000
 

@@ -31,7 +31,7 @@ class PoseProcessor:
         except Exception as exc:  # cv2.error, ValueError, MemoryError...: whatever a decoder makes of crafted bytes
             return self._skip(msg, "undecodable", f"{exc.__class__.__name__}: {str(exc)[:120]}")
         try:
-            landmarks, ms = self.estimator.estimate(msg.session, image)
+            landmarks, ms = self.estimator.estimate(msg.session, image, msg.ts_capture)
         except Exception as exc:
             # The session's tracker may be in a bad state: start it afresh with the next frame.
             self.estimator.end_session(msg.session)
