@@ -117,6 +117,19 @@ def wait_for(sock: zmq.Socket, cond, timeout=20.0, resend=None):
     return None
 
 
+def pose_worker_behind_us(services) -> tuple[Service, zmq.Socket, bytes]:
+    """A real pose worker whose broker we play: (the service, our ROUTER, the worker's identity). The ROUTER is bound
+    before the worker starts, so the worker's first "ready" reaches us."""
+    from common.messages import WorkerReady
+    routers = []
+    svc = services("pose", "services.pose", before_start=lambda s: routers.append(
+        s.socket(zmq.ROUTER, s.settings.broker_backend, bind=True)))
+    broker = routers[0]
+    ready = wait_for(broker, lambda m: isinstance(m, WorkerReady), timeout=60)
+    assert ready is not None, svc.tail()
+    return svc, broker, ready.worker.encode()
+
+
 def xpub(svc: Service, endpoint: str, topics: list[bytes]) -> zmq.Socket:
     """Bind where the service connects its SUB, and wait until it has subscribed to every topic (an XPUB hears
     subscriptions, so no message is published into the void before the service listens)."""

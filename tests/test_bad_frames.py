@@ -9,17 +9,11 @@ import zmq
 from common import bus as busmod
 from common.messages import Credit, EndOfStream, Frame, FrameSkipped, PoseResult, WorkerReady
 from offline.soak_faults import SMALL_JPEG, crafted_frames
-from tests.procs import services, wait_for  # noqa: F401 (services: a fixture)
+from tests.procs import pose_worker_behind_us, services, wait_for  # noqa: F401 (services: a fixture)
 
 
 def test_a_pose_worker_answers_every_crafted_frame_as_bad_and_stays_healthy(services):
-    routers = []   # we play the broker: bound before the worker starts, so its first "ready" reaches us
-    svc = services("pose", "services.pose", before_start=lambda s: routers.append(
-        s.socket(zmq.ROUTER, s.settings.broker_backend, bind=True)))
-    broker = routers[0]
-    ready = wait_for(broker, lambda m: isinstance(m, WorkerReady), timeout=60)
-    assert ready is not None, svc.tail()
-    who = ready.worker.encode()
+    svc, broker, who = pose_worker_behind_us(services)
     crafted = crafted_frames()
     # A good frame (the session's tracker is made), each bad kind, 300 more of the frame that froze the count (a
     # JPEG declaring 65500x65500), and a good one again.

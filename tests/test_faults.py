@@ -2,8 +2,6 @@
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -20,7 +18,8 @@ from common.config import PROJECT_ROOT
 from common.messages import (MAX_BODY_BYTES, MESSAGE_TYPES, Audio, Classification, CoachUpdate, Credit, Cue, Frame,
                              Heartbeat, PoseResult, ProtocolError, WorkerReady, decode)
 from services.capture.frames import prepare
-from tests.procs import Service, services, wait_for, wait_subscribed, xpub  # noqa: F401 (services: a fixture)
+from tests.procs import (Service, pose_worker_behind_us, services, wait_for, wait_subscribed,  # noqa: F401
+                         xpub)
 
 MODELS = PROJECT_ROOT / "models"
 JPEG = prepare(np.full((48, 64, 3), 128, np.uint8), 640, 80)[0]
@@ -126,13 +125,7 @@ def test_broker_survives_garbage_on_both_routers(services):
 
 
 def test_pose_worker_survives_garbage(services):
-    routers = []   # we play the broker: bound before the worker starts, so its first "ready" reaches us
-    svc = services("pose", "services.pose", before_start=lambda s: routers.append(
-        s.socket(zmq.ROUTER, s.settings.broker_backend, bind=True)))
-    broker = routers[0]
-    ready = wait_for(broker, lambda m: isinstance(m, WorkerReady), timeout=60)
-    assert ready is not None, svc.tail()
-    who = ready.worker.encode()
+    svc, broker, who = pose_worker_behind_us(services)
     bad = garbage("frame", 1500, seed=8)
     expected = expected_faults(bad)
     flood(broker, [[who, *frames] for frames in bad])
