@@ -30,7 +30,7 @@ from common.messages import (
 )
 from launcher.analyze import ipc_settings
 from launcher.supervisor import ServiceSpec, Supervisor
-from offline.bench_runs import wait_broker_workers
+from offline.bench_runs import cpu_seconds, wait_broker_workers
 
 logger = logging.getLogger(__name__)
 
@@ -45,18 +45,10 @@ class _Cpu:
     start: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def begin(self) -> None:
-        self.start = {label: _cpu_s(p) for label, p in self.procs.items()}
+        self.start = {label: cpu_seconds(p) for label, p in self.procs.items()}
 
     def seconds(self) -> dict[str, float]:
-        return {label: _cpu_s(p) - self.start[label] for label, p in self.procs.items()}
-
-
-def _cpu_s(proc: psutil.Process) -> float:
-    try:
-        t = proc.cpu_times()
-    except psutil.Error:
-        return 0.0
-    return t.user + t.system
+        return {label: cpu_seconds(p) - self.start[label] for label, p in self.procs.items()}
 
 
 def _processes(supervisor: Supervisor) -> dict[str, psutil.Process]:

@@ -22,6 +22,7 @@ from common import bus as busmod
 from common.messages import CoachUpdate, EndOfStream, Frame, ProtocolError, SessionSummary
 from launcher.analyze import ipc_settings
 from launcher.supervisor import Supervisor, pipeline_specs
+from offline.bench_runs import busy_seconds, cpu_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -178,8 +179,8 @@ def _one_class(supervisor: Supervisor, push: zmq.Socket, sub: zmq.Socket, clips:
     summaries: dict[str, dict] = {}
     broker0 = _broker_stats(supervisor)
     procs = {m.label: psutil.Process(m.proc.pid) for m in supervisor.managed if m.proc is not None}
-    cpu0 = {label: _cpu(p) for label, p in procs.items()}
-    busy0 = _busy_seconds()
+    cpu0 = {label: cpu_seconds(p) for label, p in procs.items()}
+    busy0 = busy_seconds()
     t0 = time.time() + 0.2
     # fps and latency are measured while every trainee is live (until the shortest clip ends), from SETTLE_S on:
     # a trainee's first frame makes each worker build a tracker for them (0.3-0.5 s of a worker, once).
@@ -213,8 +214,8 @@ def _one_class(supervisor: Supervisor, push: zmq.Socket, sub: zmq.Socket, clips:
                 elif isinstance(msg, SessionSummary) and msg.session in updates:
                     summaries[msg.session] = msg.summary
     elapsed = time.time() - t0
-    cpu_s = {label: _cpu(p) - cpu0[label] for label, p in procs.items()}
-    other = 100.0 * (_busy_seconds() - busy0) / max(1e-6, elapsed) - 100.0 * sum(cpu_s.values()) / elapsed
+    cpu_s = {label: cpu_seconds(p) - cpu0[label] for label, p in procs.items()}
+    other = 100.0 * (busy_seconds() - busy0) / max(1e-6, elapsed) - 100.0 * sum(cpu_s.values()) / elapsed
     answered = sum(len(u) for u in updates.values())
     window = window_end - window_start
     measured = {name: [ms for t, ms in updates[name] if window_start <= t <= window_end] for name in names}
@@ -273,16 +274,3 @@ def _broker_stats(supervisor: Supervisor) -> dict:
         pose_ms += stats.get("frames", 0) * stats.get("pose_ms_mean", 0.0)
     out.update(pose_frames=frames, pose_ms_total=pose_ms)
     return out
-
-
-def _cpu(proc: psutil.Process) -> float:
-    try:
-        t = proc.cpu_times()
-    except psutil.Error:
-        return 0.0
-    return t.user + t.system
-
-
-def _busy_seconds() -> float:
-    t = psutil.cpu_times()
-    return sum(t) - t.idle - getattr(t, "iowait", 0.0)

@@ -39,7 +39,7 @@ class ProcessSampler:
     def refresh(self, now: float) -> None:
         """Start watching children that appeared since the last call (CPU counted from now on)."""
         if self.system_start is None:
-            self.system_start = (now, _busy_seconds())
+            self.system_start = (now, busy_seconds())
         watched = [(m.label, m.proc) for m in self.supervisor.managed if m.proc is not None]
         for label, popen in [("bench", None), *watched]:
             if label in self.procs or (popen is not None and popen.poll() is not None):
@@ -79,13 +79,23 @@ class ProcessSampler:
         if self.system_start is None:
             return None
         t0, busy0 = self.system_start
-        total = 100.0 * (_busy_seconds() - busy0) / max(1e-6, now - t0)
+        total = 100.0 * (busy_seconds() - busy0) / max(1e-6, now - t0)
         return round(max(0.0, total - sum(ours.values())), 1)
 
 
-def _busy_seconds() -> float:
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all cores)."""
     t = psutil.cpu_times()
     return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    """CPU seconds (user + system) a process has used; 0 once it is gone."""
+    try:
+        t = proc.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return t.user + t.system
 
 
 def _start(supervisor: Supervisor, services: list[str]) -> None:
