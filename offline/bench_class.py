@@ -19,10 +19,10 @@ import psutil
 import zmq
 
 from common import bus as busmod
-from common.messages import CoachUpdate, EndOfStream, Frame, ProtocolError, SessionSummary
+from common.messages import CoachUpdate, EndOfStream, Frame, SessionSummary
 from launcher.analyze import ipc_settings
 from launcher.supervisor import Supervisor, pipeline_specs
-from offline.bench_runs import busy_seconds, cpu_seconds
+from offline.bench_runs import busy_seconds, cpu_seconds, drain
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +187,13 @@ def _one_class(supervisor: Supervisor, push: zmq.Socket, sub: zmq.Socket, clips:
     window_start = t0 + max(starts.values()) + SETTLE_S
     window_end = t0 + min(c.seconds for c in clips)
     last_send = t0 + max(c.seconds for c in clips) + max(starts.values())
+
+    def on_message(arrival: float, msg) -> None:
+        if isinstance(msg, CoachUpdate) and msg.session in updates:
+            updates[msg.session].append((arrival, (arrival - msg.ts_capture) * 1000.0))
+        elif isinstance(msg, SessionSummary) and msg.session in updates:
+            summaries[msg.session] = msg.summary
+
     while len(summaries) < n and time.time() < last_send + DRAIN_S + SUMMARY_WAIT_S:
         now = time.time()
         for name in names:
@@ -198,21 +205,7 @@ def _one_class(supervisor: Supervisor, push: zmq.Socket, sub: zmq.Socket, clips:
             if name not in ended and sent[name] >= len(clip.jpegs) and now >= t0 + starts[name] + clip.seconds:
                 busmod.send(push, EndOfStream(session=name, seq=sent[name], frames=sent[name], fps=FPS))
                 ended.add(name)
-        if sub.poll(5):
-            while True:
-                try:
-                    frames = sub.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                arrival = time.time()
-                try:
-                    msg = busmod.decode(frames)
-                except ProtocolError:
-                    continue
-                if isinstance(msg, CoachUpdate) and msg.session in updates:
-                    updates[msg.session].append((arrival, (arrival - msg.ts_capture) * 1000.0))
-                elif isinstance(msg, SessionSummary) and msg.session in updates:
-                    summaries[msg.session] = msg.summary
+        drain(sub, on_message, 5)
     elapsed = time.time() - t0
     cpu_s = {label: cpu_seconds(p) - cpu0[label] for label, p in procs.items()}
     other = 100.0 * (busy_seconds() - busy0) / max(1e-6, elapsed) - 100.0 * sum(cpu_s.values()) / elapsed

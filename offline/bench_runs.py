@@ -118,7 +118,7 @@ def _sub(ctx: zmq.Context, endpoints: str | list[str], topics: list[bytes]) -> z
     return sock
 
 
-def _drain(sock: zmq.Socket, on_message, timeout_ms: int) -> None:
+def drain(sock: zmq.Socket, on_message, timeout_ms: int) -> None:
     """Receive everything queued on sock (waiting up to timeout_ms for the first), passing (arrival, msg)."""
     if not sock.poll(timeout_ms):
         return
@@ -181,7 +181,7 @@ def live_run(clip: str, seconds: float, pose_workers: int = 2, log_dir: str | No
             sampler.refresh(started)
             next_sample = started
             while time.time() - started < seconds:
-                _drain(updates, on_update, 50)
+                drain(updates, on_update, 50)
                 supervisor.pump_health(timeout_ms=0)
                 supervisor.check(time.time())
                 now = time.time()
@@ -203,7 +203,7 @@ def live_run(clip: str, seconds: float, pose_workers: int = 2, log_dir: str | No
             capture.send_signal(signal.SIGTERM)
             drain_until = time.time() + DRAIN_S
             while time.time() < drain_until:
-                _drain(updates, on_update, 50)
+                drain(updates, on_update, 50)
         finally:
             updates.close(linger=0)
             supervisor.stop_all()
