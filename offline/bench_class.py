@@ -22,7 +22,7 @@ from common import bus as busmod
 from common.messages import CoachUpdate, EndOfStream, Frame, SessionSummary
 from launcher.analyze import ipc_settings
 from launcher.supervisor import Supervisor, pipeline_specs
-from offline.bench_runs import busy_seconds, cpu_seconds, drain
+from offline.bench_runs import busy_seconds, cpu_seconds, drain, subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -122,12 +122,7 @@ def class_runs(clips: list[ClipFrames], sizes=SIZES, pose_workers: int = 2, log_
         push.setsockopt(zmq.LINGER, 0)
         push.setsockopt(zmq.SNDHWM, 0)
         push.connect(settings.capture_ingest)
-        sub = ctx.socket(zmq.SUB)
-        sub.setsockopt(zmq.LINGER, 0)
-        sub.setsockopt(zmq.RCVHWM, 0)
-        for topic in (b"coach_update", b"session_summary"):
-            sub.setsockopt(zmq.SUBSCRIBE, topic)
-        sub.connect(settings.coach)
+        sub = subscriber(ctx, settings.coach, [b"coach_update", b"session_summary"])
         supervisor.start_all()
         try:
             supervisor.wait_ready(["capture", "broker", "pose", "classifier", "coach", "relay"], timeout_s=120)

@@ -107,7 +107,7 @@ def _start(supervisor: Supervisor, services: list[str]) -> None:
         raise
 
 
-def _sub(ctx: zmq.Context, endpoints: str | list[str], topics: list[bytes]) -> zmq.Socket:
+def subscriber(ctx: zmq.Context, endpoints: str | list[str], topics: list[bytes]) -> zmq.Socket:
     sock = ctx.socket(zmq.SUB)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.RCVHWM, 0)   # the bench must see every message, never drop one itself
@@ -152,7 +152,7 @@ def live_run(clip: str, seconds: float, pose_workers: int = 2, log_dir: str | No
                                 log_dir=log_dir or str(Path(tmp) / "logs"))
         ctx = zmq.Context.instance()
         # Poses and classifications too: where along the pipeline the time goes.
-        updates = _sub(ctx, [settings.poses, settings.classified, settings.coach],
+        updates = subscriber(ctx, [settings.poses, settings.classified, settings.coach],
                        [b"pose", b"classification", b"coach_update"])
         _start(supervisor, ["broker", "pose", "classifier", "coach", "relay"])
         sampler = ProcessSampler(supervisor)
@@ -236,7 +236,7 @@ def offline_scaling(jpegs: list[tuple[bytes, int, int]], max_workers: int, frame
         source = ctx.socket(zmq.DEALER)
         source.setsockopt(zmq.LINGER, 0)
         source.connect(settings.broker_frontend)
-        poses = _sub(ctx, settings.poses, [b"pose", b"frame_skipped"])
+        poses = subscriber(ctx, settings.poses, [b"pose", b"frame_skipped"])
         _start(supervisor, ["broker", "pose"])
         try:
             for n in range(1, max_workers + 1):
