@@ -49,15 +49,14 @@ class WindowRecognizer:
         if self.last_eval is not None and t - self.last_eval < EVAL_S:
             return self.current, self.confidence
         feats = self.buffer.features()
+        if feats is None and self.probs is None:
+            # Not enough of the stream yet to judge: no opinion (a "none" here would only delay the first answer,
+            # and a recording of one rep is over in a second). The next frame tries again rather than EVAL_S
+            # later: a clip of one rep may end a few frames after the window is long enough.
+            return self.current, self.confidence
         prev = self.last_eval
         self.last_eval = t
         if feats is None:
-            if self.probs is None:
-                # Not enough of the stream yet to judge: no opinion (a "none" here would only delay the first
-                # answer, and a recording of one rep is over in a second). The next frame tries again rather
-                # than EVAL_S later: a clip of one rep may end a few frames after the window is long enough.
-                self.last_eval = prev
-                return self.current, self.confidence
             p = np.zeros(len(self.classes))
             p[self.classes.index("none")] = 1.0   # the person left (or too little of them): nothing is going on
             self.window_start = None

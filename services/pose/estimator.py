@@ -38,8 +38,8 @@ def lighting(image: np.ndarray) -> tuple[float, float]:
 # BlazePose's landmark smoothing and its tracking region are filters in time: fed 10 frames a second on that clock,
 # they take a jumping jack's arms for three times slower than they are and smooth a rep away (at 10 frames/s real
 # clips lost 1-2 reps of 12 and a lunge set gained or lost one). Each frame therefore sets the clock to its own
-# capture time, one step back, before the solution steps it. (MediaPipe is pinned at 0.10.21: the attribute is
-# checked when a tracker is made, and without it the tracker keeps its own clock.)
+# capture time, one step back, before the solution steps it. (MediaPipe is pinned at 0.10.21; a tracker without
+# that attribute keeps its own clock, and tests/test_pose_clock.py fails.)
 MP_CLOCK_ATTR = "_simulated_timestamp"
 MP_CLOCK_STEP_US = 33333
 
@@ -119,8 +119,7 @@ class PoseEstimator:
             # The tracker followed a bystander: start afresh on this frame with them masked out.
             state.tracker.close()
             state.tracker = self._new_tracker()
-            state.last_us = None
-            state.set_clock(t)
+            state.set_clock(t)   # a fresh graph takes any start; 1 us after the first try, as clocks never go back
             out = _to_array(state.tracker.process(state.selector.restarted_input(rgb)))
         return out, (time.perf_counter() - start) * 1000
 
