@@ -48,7 +48,14 @@ def test_standin_answers_through_a_real_broker_after_its_delay(tmp_path):
             if stats.get("frames", 0) >= 1:
                 break
         assert stats["standin"] == 1 and stats["frames"] >= 1
-        assert sup.monitor.stats_of(sup.pids("broker")[0])["workers"] == 1
+        # The broker's stats come with its heartbeat: the last one heard may predate the worker's first "ready".
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            sup.pump_health(100)
+            broker = sup.monitor.stats_of(sup.pids("broker")[0])
+            if broker.get("workers", 0) >= 1:
+                break
+        assert broker["workers"] == 1
     finally:
         source.close()
         poses.close()
