@@ -1,5 +1,7 @@
 """Trainee tabs: the frame header, flow control and bounds (pure), then the WebSocket over a running UI."""
 import json
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -8,6 +10,8 @@ import pytest
 import zmq
 from simple_websocket import Client, ConnectionClosed
 from simple_websocket.errors import ConnectionError as HandshakeRefused
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, Request, TextMessage
 
 from common import bus
 from common.messages import Classification, EndOfStream, Frame, FrameSkipped
@@ -21,9 +25,23 @@ def frame_message(frame_id: int, jpeg: bytes, t: float = 0.0, exercise: str = ""
     return len(head).to_bytes(2, "big") + head + jpeg
 
 
+class TabClient(Client):
+    """simple-websocket's client, keeping what the server sent in the same read as its handshake answer.
+
+    Client.handshake (simple-websocket 1.1) takes only the first wsproto event; a message that came in the same
+    TCP read as the 101 (our hello, on a busy machine) stays parsed but undelivered until more bytes arrive, so a
+    test waiting for the hello waited in vain (a clean-clone CI run failed so). Browsers have no such problem.
+    """
+
+    def handshake(self):
+        super().handshake()
+        if self.connected:
+            self.connected = self._handle_events()   # the reader thread starts only after this returns
+
+
 def connect(rig, session: str, origin: str | None = None) -> Client:
     headers = {"Origin": origin} if origin else None
-    return Client.connect(f"ws://127.0.0.1:{rig.server.port}/ws/trainee/{session}", headers=headers)
+    return TabClient.connect(f"ws://127.0.0.1:{rig.server.port}/ws/trainee/{session}", headers=headers)
 
 
 def receive(ws, kind: str | None = None, timeout: float = TIMEOUT_S) -> dict:
@@ -113,6 +131,32 @@ def test_idle_time_is_measured_from_the_last_frame():
 
 
 # ------------------------------------------------------------------------------------------------ over sockets
+
+def test_the_test_client_keeps_a_message_sent_together_with_the_handshake():
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(TIMEOUT_S)
+
+    def server():   # answers the upgrade and sends the first message in one write, as a quick server may
+        conn, _ = listener.accept()
+        ws = WSConnection(ConnectionType.SERVER)
+        while not any(isinstance(e, Request) for e in ws.events()):
+            ws.receive_data(conn.recv(4096))
+        conn.sendall(ws.send(AcceptConnection()) + ws.send(TextMessage(data='{"type": "hello"}')))
+        done.wait(TIMEOUT_S)
+        conn.close()
+
+    done = threading.Event()
+    thread = threading.Thread(target=server, daemon=True)
+    thread.start()
+    url = f"ws://127.0.0.1:{listener.getsockname()[1]}/ws"
+    try:
+        client = TabClient.connect(url)
+        assert receive(client, "hello", timeout=5) == {"type": "hello"}
+    finally:
+        done.set()
+        thread.join(TIMEOUT_S)
+        listener.close()
+
 
 def make_small_rig(tmp_path, idle_s: float) -> Rig:
     rig = Rig(tmp_path, ui_max_sessions=1, ui_frames_in_flight=2, ui_session_idle_s=idle_s)
