@@ -131,6 +131,20 @@ def test_a_start_level_that_never_comes_back_ends_each_rep_where_the_trainee_tur
     assert all(60 <= r.range_of_motion <= 80 for r in reps)   # the trainee's range, not the old level's
 
 
+def test_a_wobble_on_the_way_back_from_a_large_swing_is_not_a_turn():
+    # A sit-up against a crunch's prior range (30): lying (170), up (70) and held, then on the way back down a
+    # wobble (to 112, up again to 80) before lying down. One rep, not two: the wobble came back less than half the
+    # swing, so it is no turn, however much larger than the prior range it is.
+    situp = RepSignal((("trunk_bend", 1.0, 1.0),), start_high=True, prior_range=30.0, min_swing=10.0,
+                      min_rep_s=0.4, max_rep_s=10.0)
+    points = [(0.0, 170), (0.5, 170), (0.9, 70), (1.8, 72), (2.1, 112), (2.4, 80), (3.1, 170), (4.5, 170)]
+    t = np.arange(0, 4.5, 1 / 30)
+    v = np.interp(t, [p for p, _ in points], [x for _, x in points])
+    assert len(count(situp, t, v)) == 1
+    t10 = np.arange(0, 4.5, 1 / 10)
+    assert len(count(situp, t10, np.interp(t10, [p for p, _ in points], [x for _, x in points]))) == 1
+
+
 def test_jitter_at_a_band_edge_is_not_counted():
     t = np.arange(0, 20, 1 / 30)
     level = 170 - 0.4 * 80                          # right at the band a rep must cross
