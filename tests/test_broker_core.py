@@ -266,3 +266,27 @@ def test_an_offline_frame_refused_at_the_door_returns_its_credit():
 def _established():
     from services.pose.broker_core import ESTABLISHED_FRAMES, _Session
     return _Session(source=b"a", live=True, served=ESTABLISHED_FRAMES)
+
+
+def test_a_keepalive_that_crosses_a_frame_loses_nothing_and_the_stream_still_ends():
+    # A worker idle for a second says "ready" again (keepalive) just as the broker hands it a frame: the broker
+    # takes the "ready" for a restart and gives the frame out again, while the worker is already working on it.
+    # The worker answers every frame it got, in order; every frame must be published once and the end follow.
+    core = BrokerCore()
+    core.on_worker_ready(b"w", 0.0)
+    inbox: deque = deque()   # frames on their way to / queued at the worker, in order
+
+    def handle(actions):
+        published.extend(actions.publish)
+        inbox.extend(f for _, f in actions.to_workers if isinstance(f, Frame))
+
+    published: list = []
+    for seq in range(6):
+        handle(core.on_source(b"file", frame("clip", seq, live=False), 0.0))
+    handle(core.on_source(b"file", EndOfStream(session="clip", frames=6), 0.0))
+    handle(core.on_worker_ready(b"w", 0.01))     # the keepalive, sent before frame 0 arrived
+    while inbox:
+        handle(core.on_worker_result(b"w", result(inbox.popleft()), 0.02))
+    frames = [m.seq for m in published if isinstance(m, PoseResult)]
+    assert sorted(frames) == list(range(6)) and len(frames) == 6
+    assert isinstance(published[-1], EndOfStream)

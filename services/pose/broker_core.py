@@ -202,9 +202,17 @@ class BrokerCore:
 
     def on_worker_result(self, worker: bytes, msg: Message, now: float) -> Actions:
         out = Actions()
-        job = self.jobs.pop(worker, None)
+        job = self.jobs.get(worker)
+        if job is not None and (job.frame.session != msg.session or job.frame.seq != msg.seq):
+            # The answer to a frame this worker had before its current job (its keepalive "ready" crossed that
+            # frame, and the broker took it for a restart and gave the frame out again): the re-queued copy
+            # answers for it. The worker is still busy with its current job: keep it, or every later answer of
+            # this worker would be taken for the one before and dropped, and the stream would never end.
+            self.stats["late_results"] += 1
+            return out
+        self.jobs.pop(worker, None)
         self.idle[worker] = now
-        if job is None or job.frame.session != msg.session or job.frame.seq != msg.seq:
+        if job is None:
             # Result for a job we already gave away (worker presumed dead, came back): the re-queued
             # copy will produce the answer; publishing both would duplicate the frame downstream.
             self.stats["late_results"] += 1
