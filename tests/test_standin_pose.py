@@ -12,6 +12,16 @@ from launcher.supervisor import ServiceSpec, Supervisor
 from offline.standin_pose import LANDMARKS
 
 
+def stats_once(sup: Supervisor, service: str, key: str, timeout_s: float = 5.0) -> dict:
+    """The service's heartbeat stats once `key` has reached 1 (or the last ones heard when `timeout_s` is up)."""
+    deadline = time.time() + timeout_s
+    while True:
+        sup.pump_health(100)
+        stats = sup.monitor.stats_of(sup.pids(service)[0])
+        if stats.get(key, 0) >= 1 or time.time() >= deadline:
+            return stats
+
+
 def test_standin_answers_through_a_real_broker_after_its_delay(tmp_path):
     settings = ipc_settings(str(tmp_path), heartbeat_s=0.5)
     sup = Supervisor(settings, [ServiceSpec("broker", "services.pose.broker"),
@@ -41,20 +51,10 @@ def test_standin_answers_through_a_real_broker_after_its_delay(tmp_path):
         assert np.array_equal(np.frombuffer(got.landmarks, np.float32).reshape(33, 4), LANDMARKS)
         assert got.pose_ms == 30.0 and got.chosen_exercise == "push_up" and got.live is True
         assert got.worker.startswith("standin-") and time.time() - got.ts_capture >= 0.03
-        deadline = time.time() + 5
-        while time.time() < deadline:
-            sup.pump_health(100)
-            stats = sup.monitor.stats_of(sup.pids("pose")[0])
-            if stats.get("frames", 0) >= 1:
-                break
+        stats = stats_once(sup, "pose", "frames")
         assert stats["standin"] == 1 and stats["frames"] >= 1
         # The broker's stats come with its heartbeat: the last one heard may predate the worker's first "ready".
-        deadline = time.time() + 5
-        while time.time() < deadline:
-            sup.pump_health(100)
-            broker = sup.monitor.stats_of(sup.pids("broker")[0])
-            if broker.get("workers", 0) >= 1:
-                break
+        broker = stats_once(sup, "broker", "workers")
         assert broker["workers"] == 1
     finally:
         source.close()
