@@ -64,7 +64,8 @@ class FormRule:
 class RepGate:
     """Over a rep (or a window of motion), a body measure of common/rep_signals must swing at least `min_swing`
     and at most `max_swing`, and/or never go below `floor`, and/or get below `ceiling`, and/or get up to `reach`
-    (judged on its 10th and 90th percentiles: a glitching frame or two never decides)."""
+    (judged on its 10th and 90th percentiles: a glitching frame or two never decides), and/or be seen on at least
+    `seen_share` of the frames."""
 
     measure: str
     min_swing: float | None = None
@@ -72,10 +73,13 @@ class RepGate:
     floor: float | None = None
     ceiling: float | None = None
     reach: float | None = None
+    seen_share: float | None = None
 
     def passes(self, values: list[float], frames: int) -> bool:
         """`values`: the measure where it was seen, of `frames` frames. Seen on less than half of them (a close-up
-        cuts the legs): no verdict, it passes."""
+        cuts the legs): no verdict, it passes, unless it had to be seen on `seen_share` of them."""
+        if self.seen_share is not None and len(values) < self.seen_share * frames:
+            return False
         if len(values) < max(3, frames // 2):
             return True
         ordered = sorted(values)
@@ -95,6 +99,7 @@ class RepGate:
 # ankle (over reps, the 90th percentile of hip_height: squats >= 93 in 95 % of them, lunges >= 105, jumping jacks
 # >= 135 % of the torso). Sitting up on the floor (a sit-up's top) keeps them near the feet.
 STANDING = RepGate("hip_height", reach=60.0)
+TORSO_SEEN = RepGate("torso_incline", seen_share=0.5)
 
 
 @dataclass(frozen=True)
@@ -232,8 +237,11 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         range_measure="elbow_angle",
         # The body leans into it: the trunk under 80 deg from lying during the rep (floor push-ups: 0-30, on a step
         # ~25, against a wall 63-67). Standing upright (talking with the hands, curls) bends the elbows too.
-        rep_gates=(RepGate("trunk_rise", ceiling=80.0),),
-        window_posture=(RepGate("trunk_rise", ceiling=80.0),),
+        # And the torso is seen: a shoulder and a hip (head-on too, where BlazePose sees the hips behind the
+        # shoulders). Push-up clips: on every frame. People at a desk or a laptop, cut at the chest, bend their
+        # elbows too (a group at a laptop: hips seen on 25 % of the frames, on none for seconds).
+        rep_gates=(RepGate("trunk_rise", ceiling=80.0), TORSO_SEEN),
+        window_posture=(RepGate("trunk_rise", ceiling=80.0), TORSO_SEEN),
         rules=(
             # Shoulder-hip-ankle angle (labelled correct ones: >= 168); sagging shows on part of a rep only.
             FormRule("body_straight", ANY, POSTURE, "Keep your body in a straight line",

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from common.exercises import CATALOGUE, EXERCISES, NONE
-from common.features import MIRROR_INDEX
+from common.features import L_HIP, L_SHOULDER, MIRROR_INDEX, R_HIP, R_SHOULDER
 from common.rep_signals import measure_all, signal_value
 from offline import dataset
 from offline.clip_stream import Clip, resample
@@ -34,6 +34,12 @@ SKLEARN_PARAMS = dict(n_estimators=ROUNDS, max_depth=PARAMS["max_depth"], learni
                       subsample=PARAMS["subsample"], colsample_bytree=PARAMS["colsample_bytree"],
                       min_child_weight=PARAMS["min_child_weight"], tree_method="hist")
 MOVING, STILL = 0.6, 0.3  # the clip's signal swings >= MOVING x its minimum rep swing: exercising; < STILL: still
+# Push-ups with the hands on a step, a bench or a wall are floor push-ups with the body turned up about the feet;
+# seen from the side, that is a turn of the picture. The clips are nearly all floor push-ups, so each side-view
+# push-up clip gets INCLINE_COPIES replays turned head-up by this many degrees (the posture gate,
+# common/exercises.py, stops push-ups at a trunk 80 deg from lying).
+INCLINES = {"push_up": (10.0, 70.0)}
+INCLINE_COPIES = 2
 
 
 def augment(clip: Clip, rng: np.random.Generator) -> tuple[Clip, float]:
@@ -56,6 +62,29 @@ def augment(clip: Clip, rng: np.random.Generator) -> tuple[Clip, float]:
     keep = rng.random(len(out.t)) > rng.uniform(0, 0.15)
     keep[0] = True
     return replace(out, t=out.t[keep], landmarks=out.landmarks[keep]), stretch
+
+
+def incline(clip: Clip, low: float, high: float, rng: np.random.Generator) -> Clip | None:
+    """The clip's body turned head-up by low..high degrees about its hips (None: not lying across the picture,
+    where a turn of the picture is not an incline)."""
+    lm = clip.landmarks.copy()
+    xy = lm[..., :2] * np.array([clip.aspect, 1.0])
+    seen = ~np.isnan(xy[:, 0, 0])
+    if seen.sum() < 3:
+        return None
+    shoulders = xy[seen][:, [L_SHOULDER, R_SHOULDER]].mean(1)
+    hips = xy[seen][:, [L_HIP, R_HIP]].mean(1)
+    along = np.median(shoulders[:, 0] - hips[:, 0])            # + : the head is to the right of the hips
+    rise = np.median(hips[:, 1] - shoulders[:, 1])
+    if abs(along) < 2 * abs(rise) or abs(along) < 1e-6:
+        return None
+    # y points down: turning by +angle moves a point right of the centre down, so the head-up turn is -sign(along)
+    angle = -np.sign(along) * np.radians(rng.uniform(low, high))
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    centre = np.median(hips, axis=0)
+    xy = (xy - centre) @ rot.T + centre
+    lm[..., :2] = xy / np.array([clip.aspect, 1.0])
+    return replace(clip, landmarks=lm.astype(np.float32))
 
 
 def signal_ranges(clip: Clip) -> list[tuple[np.ndarray, float]]:
@@ -125,8 +154,12 @@ def clip_dataset(clip: Clip, copies: int = AUG_COPIES, seed: int = SEED) -> tupl
     rng = np.random.default_rng([seed, sum(map(ord, clip.file))])
     X, labels = clip_windows(clip)
     xs, ys = [X], list(labels)
-    for _ in range(copies):
-        augmented, stretch = augment(clip, rng)
+    inclined = INCLINE_COPIES if clip.exercise in INCLINES else 0
+    for i in range(copies + inclined):
+        source = clip if i < copies else incline(clip, *INCLINES[clip.exercise], rng)
+        if source is None:
+            continue
+        augmented, stretch = augment(source, rng)
         Xa, la = clip_windows(augmented, stretch)
         xs.append(Xa)
         ys += la
@@ -145,7 +178,7 @@ def fit(X: np.ndarray, y: np.ndarray, n_jobs: int = 2, rounds: int = ROUNDS):
 def metadata(train_files: list[str], y: np.ndarray, rounds: int = ROUNDS) -> dict:
     return {"classes": CLASSES, "features": window.FEATURE_NAMES, "window_s": window.WINDOW_S,
             "min_span_s": window.MIN_SPAN_S, "step_s": STEP_S, "params": PARAMS, "rounds": rounds,
-            "aug_copies": AUG_COPIES, "seed": SEED, "train_clips": sorted(train_files),
+            "aug_copies": AUG_COPIES, "inclines": INCLINES, "incline_copies": INCLINE_COPIES, "seed": SEED, "train_clips": sorted(train_files),
             "windows": {c: int((y == i).sum()) for i, c in enumerate(CLASSES)}}
 
 

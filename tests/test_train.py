@@ -117,3 +117,31 @@ def test_out_of_fold_folds_cover_every_clip_once_and_spread_each_exercise():
         per_fold = [sum(1 for c in f if c.startswith(ex + "/")) for f in out]
         assert min(per_fold) >= n // 5   # every fold gets its share of each exercise
     assert folds(clips, 5, seed=1) == out
+
+
+def test_an_inclined_push_up_replay_turns_the_head_up_and_keeps_the_arms():
+    """Incline and wall push-ups are taught as floor push-ups turned head-up; a body not lying across the
+    picture is not turned."""
+    from common.rep_signals import measure_all
+    from offline.clip_stream import Clip
+    from offline.train_window import incline
+    from tests.test_phase_labels import side_pose
+
+    def clip(poses):
+        lm = np.array(poses, np.float32)
+        n = len(lm)
+        return Clip(ClipLabel("push_up/x.mp4", "push_up", 1, None, "y", 1.0, ""), ASPECT, 1280, 720, 30.0,
+                    np.arange(n) / 30.0, lm, np.zeros(n), np.zeros(n))
+
+    rng = np.random.default_rng(0)
+    for roll in (-90.0, 90.0):                                  # lying with the head to the right, to the left
+        poses = [side_pose(torso=180, arms=(a, a), forearms=(0.0, 0.0), roll=roll) for a in (0.0, 30.0, 60.0)]
+        before = [measure_all(p, ASPECT) for p in poses]
+        for _ in range(5):
+            turned = incline(clip(poses), 10.0, 70.0, rng)
+            after = [measure_all(p, ASPECT) for p in turned.landmarks]
+            for p, b, a in zip(turned.landmarks, before, after):
+                assert p[[11, 12], 1].mean() < p[[23, 24], 1].mean()       # shoulders above the hips
+                assert b["trunk_rise"] < 5.0 and 10.0 - 1 <= a["trunk_rise"] <= 70.0 + 1
+                assert a["elbow_angle"] == pytest.approx(b["elbow_angle"], abs=0.5)
+    assert incline(clip([side_pose(torso=180)] * 3), 10.0, 70.0, rng) is None      # standing
