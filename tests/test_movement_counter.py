@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from common.exercises import CATALOGUE, RepSignal
-from services.coach.exercise_tracker import CREDIT_LAG_S, ExerciseCounter, ExerciseTracker
+from services.coach.exercise_tracker import (CHAIN_GAP_S, CREDIT_LAG_S, RESUME_S, ExerciseCounter,
+                                             ExerciseTracker)
 from services.coach.movement_counter import MovementCounter
 
 KNEE = RepSignal((("knee_angle", 1.0, 1.0),), start_high=True, prior_range=80.0, min_swing=30.0, min_rep_s=0.3,
@@ -216,6 +217,38 @@ def test_reps_older_than_the_credit_lag_are_not_credited():
     for t, m in squat_frames(1, t0=later):
         reps += tracker.update(t, m, "squat")
     assert [r.number for r in reps] == [1]
+
+
+@pytest.mark.parametrize("lost_s, credited", [(6.5, 12), (12.5, None)])
+def test_a_set_recognition_loses_for_a_few_seconds_keeps_its_reps(lost_s, credited):
+    # Recognised, then "none" for a while (a bad window), then recognised again: the reps in between follow on
+    # from the credited ones and count. Lost for longer than RESUME_S, only the last CREDIT_LAG_S are credited.
+    tracker = ExerciseTracker()
+    frames = squat_frames(12)
+    seen = [tracker.update(t, m, "none" if 4.0 <= t < 4.0 + lost_s else "squat") for t, m in frames]
+    reps = [r for rs in seen for r in rs]
+    assert [r.number for r in reps] == list(range(1, len(reps) + 1))
+    if credited is not None:
+        assert len(reps) == credited
+    else:
+        back = 4.0 + lost_s
+        assert 4.0 + RESUME_S < back and len(reps) < 12
+        assert not [r for r in reps if 4.0 + 1.0 < r.ended_at < back - CREDIT_LAG_S]
+
+
+def test_reps_of_a_set_before_a_pause_are_not_credited_when_recognition_comes_back():
+    tracker = ExerciseTracker()
+    reps = []
+    first = squat_frames(2)
+    for t, m in first:
+        reps += tracker.update(t, m, "squat")
+    second = squat_frames(2, t0=first[-1][0] + CHAIN_GAP_S + 1.0)            # a pause, then two more unrecognised
+    third = squat_frames(2, t0=second[-1][0] + CREDIT_LAG_S + 0.5)           # ... and later recognised again
+    for t, m in second:
+        reps += tracker.update(t, m, "none")
+    for t, m in third:
+        reps += tracker.update(t, m, "squat")
+    assert len(reps) == 4 and all(r.started_at > second[-1][0] for r in reps[2:])
 
 
 def test_a_switch_of_exercise_does_not_count_one_movement_twice():

@@ -17,6 +17,9 @@ from services.coach.movement_counter import MovementCounter, Rep
 
 CREDIT_LAG_S = 4.0     # reps that ended this long before recognition settled on their exercise still count
 OVERLAP_S = 0.2        # a pending rep starting this long before the last credited rep ended is that same rep
+RESUME_S = 10.0        # recognition lost for at most this long in a set of the exercise last credited ...
+CHAIN_GAP_S = 3.0      # ... credits the reps in between that follow one another (and the last credited) this closely
+MAX_PENDING = 64       # reps kept waiting per exercise, at most
 
 
 @dataclass(frozen=True)
@@ -89,28 +92,38 @@ class ExerciseTracker:
         counts = counts or {}
         self.counters = {name: ExerciseCounter(CATALOGUE[name]) for name in COUNTED}
         self.counts = {name: int(counts.get(name, 0)) for name in COUNTED}
-        self.pending: dict[str, deque[Rep]] = {name: deque() for name in COUNTED}
+        self.pending: dict[str, deque[Rep]] = {name: deque(maxlen=MAX_PENDING) for name in COUNTED}
         self._credited_until = float("-inf")
+        self._last_credited = ""
+        self._t = float("-inf")   # the last frame's time
 
     def update(self, t: float, measures: dict, exercise: str) -> list[CountedRep]:
+        self._t = t
         for name, counter in self.counters.items():
             rep = counter.update(t, measures)
             if rep is not None:
                 self.pending[name].append(rep)
             queue = self.pending[name]
-            while queue and queue[0].ended_at < t - CREDIT_LAG_S:
+            keep = RESUME_S if name == self._last_credited else CREDIT_LAG_S
+            while queue and queue[0].ended_at < t - keep:
                 queue.popleft()
-        return self._credit(exercise) if exercise in self.pending else []
+        return self._credit(exercise, t) if exercise in self.pending else []
 
-    def _credit(self, exercise: str) -> list[CountedRep]:
+    def _credit(self, exercise: str, t: float) -> list[CountedRep]:
         out = []
         queue = self.pending[exercise]
+        chain_end = self._credited_until if exercise == self._last_credited else None
         while queue:
             rep = queue.popleft()
             if rep.started_at < self._credited_until - OVERLAP_S:
                 continue   # another exercise's counter already counted this movement
+            recent = rep.ended_at >= t - CREDIT_LAG_S
+            if not recent and (chain_end is None or rep.started_at - chain_end > CHAIN_GAP_S):
+                chain_end = None
+                continue   # neither recent nor part of the set recognition was following
             self.counts[exercise] += 1
-            self._credited_until = rep.ended_at
+            self._credited_until = chain_end = rep.ended_at
+            self._last_credited = exercise
             out.append(CountedRep(exercise, self.counts[exercise], rep.started_at, rep.ended_at,
                                   rep.range_of_motion))
         return out
@@ -122,7 +135,7 @@ class ExerciseTracker:
             rep = counter.finish()
             if rep is not None:
                 self.pending[name].append(rep)
-        out = self._credit(exercise) if exercise in self.pending else []
+        out = self._credit(exercise, self._t) if exercise in self.pending else []
         for queue in self.pending.values():
             queue.clear()
         return out
