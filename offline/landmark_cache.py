@@ -38,15 +38,32 @@ class ClipPoses:
         return ~np.isnan(self.landmarks[:, 0, 0])
 
 
-def _key(path: Path, max_side: int, quality: int) -> str:
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def _digest(path: Path) -> str:
+    """SHA-256 of the file's bytes (remembered per path, size and mtime within a process)."""
     stat = path.stat()
-    raw = f"{path.resolve()}|{stat.st_size}|{int(stat.st_mtime)}|{max_side}|{quality}|v{CACHE_VERSION}"
+    known = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if known not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _DIGESTS[known] = h.hexdigest()
+    return _DIGESTS[known]
+
+
+def _key(path: Path, max_side: int, quality: int) -> str:
+    """The cache entry of a clip: its content and the frame settings, not where it lies or when it was copied (a
+    fresh copy of the data would otherwise run BlazePose again, which is not bit-for-bit repeatable)."""
+    raw = f"{_digest(path)}|{max_side}|{quality}|v{CACHE_VERSION}"
     return hashlib.sha1(raw.encode()).hexdigest()[:16]
 
 
 def extract(path: str | Path, max_side: int = 640, quality: int = 80, estimator: PoseEstimator | None = None,
             cache_dir: Path | None = DEFAULT_CACHE) -> ClipPoses:
-    """Poses of every frame of a clip (cached by file identity and frame settings)."""
+    """Poses of every frame of a clip (cached by file content and frame settings)."""
     path = Path(path)
     cache_file = cache_dir / f"{path.stem}-{_key(path, max_side, quality)}.npz" if cache_dir else None
     if cache_file is not None and cache_file.exists():
