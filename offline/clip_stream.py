@@ -31,12 +31,12 @@ class Clip:
         return self.label.exercise
 
 
-def load(label: ClipLabel, data_dir: Path = dataset.DEFAULT_DATA_DIR) -> Clip:
-    """One labelled clip from the landmark cache (BlazePose runs once if it is not cached yet: slow)."""
+def load(label: ClipLabel, data_dir: Path = dataset.DEFAULT_DATA_DIR, max_fps: float = 0.0) -> Clip:
+    """One labelled clip from the landmark cache (BlazePose runs once if it is not cached yet: slow). With
+    `max_fps`, as a camera of that rate delivers it, BlazePose tracking at that rate (as the live services do)."""
     from offline.landmark_cache import extract
-    poses = extract(Path(data_dir) / "clips" / label.file)
-    n = len(poses.landmarks)
-    return Clip(label, poses.aspect, poses.width, poses.height, poses.fps, np.arange(n) / poses.fps,
+    poses = extract(Path(data_dir) / "clips" / label.file, max_fps=max_fps)
+    return Clip(label, poses.aspect, poses.width, poses.height, poses.fps, poses.times,
                 poses.landmarks, poses.dark_share, poses.bright_share)
 
 

@@ -24,7 +24,7 @@ from common.config import Settings
 from common.exercises import EXERCISES
 from common.history import HistoryWriter
 from common.messages import Classification, CoachUpdate, EndOfStream, SessionSummary
-from offline.clip_stream import Clip, resample
+from offline.clip_stream import Clip
 from services.coach.processor import CoachProcessor
 
 FOLDS = 5
@@ -144,7 +144,7 @@ def evaluate(side: str = "held-out", given: bool = False, fps: float | None = No
     with tempfile.TemporaryDirectory(prefix="coach-eval-") as tmp:
         processor = CoachProcessor(HistoryWriter(Path(tmp) / "eval.sqlite3"), settings)
         for lab in labels:
-            clip = resample(clip_stream.load(lab, Path(settings.data_dir)), fps)
+            clip = clip_stream.load(lab, Path(settings.data_dir), max_fps=fps or 0.0)
             started = time.perf_counter()
             fold_cascade = Cascade(models[lab.file], cascade.knn, cascade.metadata)
             messages = classified(clip, lab.file, fold_cascade, lab.exercise if given else "")
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                       help="the training clips, each scored by a window model fitted without its fold")
     side.add_argument("--all", action="store_true", help="every labelled clip with the shipped models")
     parser.add_argument("--exercise-given", action="store_true", help="each clip analysed as its labelled exercise")
-    parser.add_argument("--fps", type=float, default=None, help="replay at this frame rate (a busy machine)")
+    parser.add_argument("--fps", type=float, default=None, help="as a camera of this frame rate (a busy machine) delivers the clips: BlazePose runs on those frames (cached separately, extracted on first use)")
     parser.add_argument("--only", default="", help="only clips whose file name contains this text")
     parser.add_argument("--verbose", action="store_true", help="print the coach's events per clip")
     parser.add_argument("--json", action="store_true")

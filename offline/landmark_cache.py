@@ -28,6 +28,11 @@ class ClipPoses:
     landmarks: np.ndarray      # float32 [N, 33, 4]
     dark_share: np.ndarray     # float32 [N]
     bright_share: np.ndarray   # float32 [N]
+    t: np.ndarray | None = None   # [N] media seconds of the frames; None: every frame, i / fps
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.t if self.t is not None else np.arange(len(self.landmarks)) / self.fps
 
     @property
     def aspect(self) -> float:
@@ -54,22 +59,24 @@ def _digest(path: Path) -> str:
     return _DIGESTS[known]
 
 
-def _key(path: Path, max_side: int, quality: int) -> str:
+def _key(path: Path, max_side: int, quality: int, max_fps: float = 0.0) -> str:
     """The cache entry of a clip: its content and the frame settings, not where it lies or when it was copied (a
     fresh copy of the data would otherwise run BlazePose again, which is not bit-for-bit repeatable)."""
-    raw = f"{_digest(path)}|{max_side}|{quality}|v{CACHE_VERSION}"
+    raw = f"{_digest(path)}|{max_side}|{quality}|v{CACHE_VERSION}" + (f"|fps{max_fps:g}" if max_fps else "")
     return hashlib.sha1(raw.encode()).hexdigest()[:16]
 
 
 def extract(path: str | Path, max_side: int = 640, quality: int = 80, estimator: PoseEstimator | None = None,
-            cache_dir: Path | None = DEFAULT_CACHE) -> ClipPoses:
-    """Poses of every frame of a clip (cached by file content and frame settings)."""
+            cache_dir: Path | None = DEFAULT_CACHE, max_fps: float = 0.0) -> ClipPoses:
+    """Poses of every frame of a clip (cached by file content and frame settings). With `max_fps`, of the frames a
+    slower camera would have sent, thinned as capture's `--max-fps` thins them: BlazePose tracks at that rate, as it
+    does live, which a full-rate extraction resampled afterwards does not show."""
     path = Path(path)
-    cache_file = cache_dir / f"{path.stem}-{_key(path, max_side, quality)}.npz" if cache_dir else None
+    cache_file = cache_dir / f"{path.stem}-{_key(path, max_side, quality, max_fps)}.npz" if cache_dir else None
     if cache_file is not None and cache_file.exists():
         z = np.load(cache_file)
         return ClipPoses(str(path), float(z["fps"]), int(z["width"]), int(z["height"]), z["landmarks"],
-                         z["dark_share"], z["bright_share"])
+                         z["dark_share"], z["bright_share"], z["t"] if "t" in z.files else None)
     try:
         cap, fps, _ = open_video(path)   # upright whatever the rotation flag, as capture reads it
     except SourceError as exc:
@@ -78,17 +85,26 @@ def extract(path: str | Path, max_side: int = 640, quality: int = 80, estimator:
     # Exactly what a live pose worker produces, person probing included (the trainee moving, not a bystander).
     estimator = estimator or PoseEstimator(max_sessions=1, probe_frames=Settings.from_env().person_probe_frames)
     session = f"cache:{path}"
-    marks, dark, bright = [], [], []
+    marks, dark, bright, times = [], [], [], []
     width = height = 0
+    index, last_slot = -1, None
     try:
         while True:
             ok, image = cap.read()
             if not ok:
                 break
+            index += 1
+            media_t = index / fps
+            if max_fps:
+                slot = int(media_t * max_fps + 1e-6)        # services/capture/runner.py: _thinned
+                if slot == last_slot:
+                    continue
+                last_slot = slot
             jpeg, width, height = prepare(image, max_side, quality)
             frame = decode_jpeg(jpeg)  # the worker sees the JPEG, not the raw frame
             # at the frame's media time, as capture stamps it (BlazePose's filters run on that clock)
-            lm, _ = estimator.estimate(session, frame, len(marks) / fps)
+            lm, _ = estimator.estimate(session, frame, media_t)
+            times.append(media_t)
             marks.append(lm if lm is not None else np.full((33, 4), np.nan, np.float32))
             d, b = lighting(frame)
             dark.append(d)
@@ -98,13 +114,14 @@ def extract(path: str | Path, max_side: int = 640, quality: int = 80, estimator:
         estimator.end_session(session)
         if own:
             estimator.close()
-    result = ClipPoses(str(path), float(fps), width, height,
+    result = ClipPoses(str(path), float(min(fps, max_fps) if max_fps else fps), width, height,
                        np.array(marks, np.float32).reshape(-1, 33, 4), np.array(dark, np.float32),
-                       np.array(bright, np.float32))
+                       np.array(bright, np.float32), np.array(times, np.float64) if max_fps else None)
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
+        extra = {"t": result.t} if result.t is not None else {}
         np.savez_compressed(cache_file, fps=result.fps, width=width, height=height, landmarks=result.landmarks,
-                            dark_share=result.dark_share, bright_share=result.bright_share)
+                            dark_share=result.dark_share, bright_share=result.bright_share, **extra)
     return result
 
 
