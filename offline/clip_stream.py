@@ -8,6 +8,7 @@ import numpy as np
 
 from offline import dataset
 from offline.labels import ClipLabel
+from services.capture.frames import rate_slot
 
 
 @dataclass
@@ -44,7 +45,7 @@ def resample(clip: Clip, fps: float | None) -> Clip:
     """The frames a camera delivering `fps` frames a second would have sent (one per 1/fps, by timestamp)."""
     if not fps or fps >= clip.fps:
         return clip
-    bins = np.floor(clip.t * fps + 1e-6).astype(int)
+    bins = rate_slot(clip.t, fps)
     keep = np.r_[True, bins[1:] != bins[:-1]]
     return replace(clip, t=clip.t[keep], landmarks=clip.landmarks[keep], dark_share=clip.dark_share[keep],
                    bright_share=clip.bright_share[keep], fps=float(fps))

@@ -169,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
                       help="the training clips, each scored by a window model fitted without its fold")
     side.add_argument("--all", action="store_true", help="every labelled clip with the shipped models")
     parser.add_argument("--exercise-given", action="store_true", help="each clip analysed as its labelled exercise")
-    parser.add_argument("--fps", type=float, default=None, help="as a camera of this frame rate (a busy machine) delivers the clips: BlazePose runs on those frames (cached separately, extracted on first use)")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="as a camera of this frame rate (a busy machine) delivers the clips: BlazePose runs on "
+                             "those frames (cached separately, extracted on first use)")
     parser.add_argument("--only", default="", help="only clips whose file name contains this text")
     parser.add_argument("--verbose", action="store_true", help="print the coach's events per clip")
     parser.add_argument("--json", action="store_true")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from common.config import PROJECT_ROOT, Settings
-from services.capture.frames import prepare
+from services.capture.frames import prepare, rate_slot
 from services.capture.sources import SourceError, open_video
 from services.pose.estimator import PoseEstimator, decode_jpeg, lighting
 
@@ -96,7 +96,7 @@ def extract(path: str | Path, max_side: int = 640, quality: int = 80, estimator:
             index += 1
             media_t = index / fps
             if max_fps:
-                slot = int(media_t * max_fps + 1e-6)        # services/capture/runner.py: _thinned
+                slot = int(rate_slot(media_t, max_fps))     # as capture's --max-fps thins
                 if slot == last_slot:
                     continue
                 last_slot = slot

@@ -178,7 +178,8 @@ def fit(X: np.ndarray, y: np.ndarray, n_jobs: int = 2, rounds: int = ROUNDS):
 def metadata(train_files: list[str], y: np.ndarray, rounds: int = ROUNDS) -> dict:
     return {"classes": CLASSES, "features": window.FEATURE_NAMES, "window_s": window.WINDOW_S,
             "min_span_s": window.MIN_SPAN_S, "step_s": STEP_S, "params": PARAMS, "rounds": rounds,
-            "aug_copies": AUG_COPIES, "inclines": INCLINES, "incline_copies": INCLINE_COPIES, "seed": SEED, "train_clips": sorted(train_files),
+            "aug_copies": AUG_COPIES, "inclines": INCLINES, "incline_copies": INCLINE_COPIES, "seed": SEED,
+            "train_clips": sorted(train_files),
             "windows": {c: int((y == i).sum()) for i, c in enumerate(CLASSES)}}
 
 

@@ -6,9 +6,18 @@ import numpy as np
 import pytest
 
 from common.messages import EndOfStream, Frame, Cue
-from services.capture.frames import prepare, resize_to
+from services.capture.frames import prepare, rate_slot, resize_to
 from services.capture.processor import CreditWindow, IngestGate, SessionEncoder
 from services.capture.sources import FileSource, SourceError, open_video
+
+
+def test_a_slower_camera_sends_the_first_frame_of_each_slot_of_media_time():
+    t = np.arange(30) / 29.97                                   # one second of a 29.97 frames/s clip
+    slots = rate_slot(t, 10.0)
+    kept = np.flatnonzero(np.r_[True, slots[1:] != slots[:-1]])
+    assert len(kept) == 10 and list(kept[:4]) == [0, 3, 6, 9]   # 0, 0.100 (frame 3 at 0.1001 s), ...
+    assert [int(rate_slot(x, 10.0)) for x in t] == list(slots)  # one frame at a time, as capture calls it
+    assert int(rate_slot(0.1, 10.0)) == 1 and int(rate_slot(0.0999, 10.0)) == 0   # a slot starts at its time
 
 
 def test_resize_keeps_aspect_and_never_enlarges():

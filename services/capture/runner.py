@@ -13,6 +13,7 @@ from common import bus
 from common.config import Settings
 from common.messages import Credit, EndOfStream, Frame
 from common.service import ServiceRunner, service_main
+from services.capture.frames import rate_slot
 from services.capture.processor import CreditWindow, IngestGate, SessionEncoder
 from services.capture.sources import CameraSource, FileSource, SourceError
 
@@ -119,7 +120,7 @@ class CaptureRunner(ServiceRunner):
         """With max_fps: the frames a slower camera would not have delivered (one per 1/max_fps of media time)."""
         if not self.settings.max_fps:
             return False
-        slot = int(media_t * self.settings.max_fps + 1e-6)
+        slot = int(rate_slot(media_t, self.settings.max_fps))
         if slot == self._last_slot:
             return True
         self._last_slot = slot
