@@ -63,7 +63,7 @@ class FormRule:
 @dataclass(frozen=True)
 class RepGate:
     """Over a rep (or a window of motion), a body measure of common/rep_signals must swing at least `min_swing`
-    and at most `max_swing`, and/or never go below `floor`, and/or get below `ceiling`, and/or get up to `reach`
+    and at most `max_swing`, and/or never go below `floor`, and/or get below `ceiling`, and/or get up to `reach`, and/or never get above `roof`
     (judged on its 10th and 90th percentiles: a glitching frame or two never decides), and/or be seen on at least
     `seen_share` of the frames."""
 
@@ -74,6 +74,7 @@ class RepGate:
     ceiling: float | None = None
     reach: float | None = None
     seen_share: float | None = None
+    roof: float | None = None
 
     def passes(self, values: list[float], frames: int) -> bool:
         """`values`: the measure where it was seen, of `frames` frames. Seen on less than half of them (a close-up
@@ -92,6 +93,8 @@ class RepGate:
             return False
         if self.reach is not None and high < self.reach:
             return False
+        if self.roof is not None and high > self.roof:
+            return False
         return self.floor is None or low >= self.floor
 
 
@@ -100,6 +103,10 @@ class RepGate:
 # >= 135 % of the torso). Sitting up on the floor (a sit-up's top) keeps them near the feet.
 STANDING = RepGate("hip_height", reach=60.0)
 TORSO_SEEN = RepGate("torso_incline", seen_share=0.5)
+# Hands that carry the body are not above the shoulders (wrist_height over any 2.5 s window of a push-up clip:
+# 90th percentile <= 9 % of the torso, walls and steps included). Hands behind the head are (sit-ups on a bench
+# seen from the feet: >= 50 % on every window).
+HANDS_CARRY = RepGate("wrist_height", roof=30.0)
 
 
 @dataclass(frozen=True)
@@ -240,8 +247,9 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         # And the torso is seen: a shoulder and a hip (head-on too, where BlazePose sees the hips behind the
         # shoulders). Push-up clips: on every frame. People at a desk or a laptop, cut at the chest, bend their
         # elbows too (a group at a laptop: hips seen on 25 % of the frames, on none for seconds).
-        rep_gates=(RepGate("trunk_rise", ceiling=80.0), TORSO_SEEN),
-        window_posture=(RepGate("trunk_rise", ceiling=80.0), TORSO_SEEN),
+        # And the hands carry the body: never above the shoulders (sit-ups with the hands behind the head).
+        rep_gates=(RepGate("trunk_rise", ceiling=80.0), TORSO_SEEN, HANDS_CARRY),
+        window_posture=(RepGate("trunk_rise", ceiling=80.0), TORSO_SEEN, HANDS_CARRY),
         rules=(
             # Shoulder-hip-ankle angle (labelled correct ones: >= 168); sagging shows on part of a rep only.
             FormRule("body_straight", ANY, POSTURE, "Keep your body in a straight line",

@@ -135,6 +135,21 @@ def torso_incline(f: Frame) -> float | None:
     return math.degrees(math.atan2(abs(dy), abs(dx) + 1e-9))
 
 
+def wrist_height(f: Frame) -> float | None:
+    """How high the higher wrist seen is above the shoulders, in % of the torso (shoulders to hips; below them:
+    negative). Hands that carry the body (a push-up on the floor, a step or a wall) are never above the shoulders;
+    hands behind the head (sit-ups, crunches) are."""
+    left, right = SIDES
+    wrists = [i for i in (left["wrist"], right["wrist"]) if f.seen(i)]
+    if not (wrists and (f.seen(left["shoulder"]) or f.seen(right["shoulder"]))
+            and (f.seen(left["hip"]) or f.seen(right["hip"]))):
+        return None
+    torso = math.hypot((f.x[11] + f.x[12] - f.x[23] - f.x[24]) / 2, (f.y[11] + f.y[12] - f.y[23] - f.y[24]) / 2)
+    if torso <= 1e-9:
+        return None
+    return ((f.y[11] + f.y[12]) / 2 - min(f.y[i] for i in wrists)) / torso * 100.0   # y grows downwards
+
+
 def trunk_rise(f: Frame) -> float | None:
     """torso_incline where it can be trusted: None seen head-on, where the torso is foreshortened (the shoulders
     wider apart than the torso is long) and looks upright whatever it does."""
@@ -146,7 +161,8 @@ def trunk_rise(f: Frame) -> float | None:
 
 
 MEASURES: dict[str, Callable[[Frame], float | None]] = {m.__name__: m for m in (
-    knee_angle, hip_height, elbow_angle, arm_elevation, head_curl, trunk_bend, torso_incline, trunk_rise)}
+    knee_angle, hip_height, elbow_angle, arm_elevation, head_curl, trunk_bend, torso_incline, trunk_rise,
+    wrist_height)}
 # The measures some exercise's signal or rep gate uses, each computed once a frame.
 USED = sorted({name for e in CATALOGUE.values() for sig in e.signals for name, _, _ in sig.measures}
               | {gate.measure for e in CATALOGUE.values() for gate in (*e.rep_gates, *e.window_posture)})

@@ -261,17 +261,19 @@ def test_a_switch_of_exercise_does_not_count_one_movement_twice():
     assert total == 6 and len(reps) == 6
 
 
-@pytest.mark.parametrize("trunk_rise, torso_seen, expected",
-                         [(8.0, True, 4), (70.0, True, 4), (None, True, 4), (89.0, True, 0), (None, False, 0)])
-def test_push_ups_need_a_leaning_body_not_an_upright_one(trunk_rise, torso_seen, expected):
-    # Floor (8 deg from lying), against a wall (70), head-on (trunk not measurable, torso seen) - or standing
-    # upright and bending the elbows (talking with the hands, curls), or cut at the chest by a desk's camera.
+@pytest.mark.parametrize("trunk_rise, torso_seen, hands, expected",
+                         [(8.0, True, -90.0, 4), (70.0, True, -10.0, 4), (None, True, -60.0, 4), (89.0, True, -90.0, 0),
+                          (None, False, -90.0, 0), (40.0, True, 50.0, 0)])
+def test_push_ups_need_a_leaning_body_not_an_upright_one(trunk_rise, torso_seen, hands, expected):
+    # Floor (8 deg from lying), against a wall (70, hands at the shoulders), head-on (trunk not measurable, torso
+    # seen) - or standing upright and bending the elbows (talking with the hands, curls), or cut at the chest by a
+    # desk's camera, or sitting up with the hands behind the head (wrists half a torso above the shoulders).
     counter = ExerciseCounter(CATALOGUE["push_up"])
     t, v = reps_signal(4, top=170, bottom=80)
     incline = (trunk_rise if trunk_rise is not None else 85.0) if torso_seen else None
     reps = [r for ti, vi in zip(t, v)
             if (r := counter.update(float(ti), {"elbow_angle": float(vi), "trunk_rise": trunk_rise,
-                                                "torso_incline": incline}))]
+                                                "torso_incline": incline, "wrist_height": hands}))]
     assert len(reps) == expected
 
 

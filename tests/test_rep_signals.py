@@ -47,6 +47,21 @@ def test_unseen_joints_give_no_measure_and_a_blend_needs_all_its_parts():
     assert measure_all(np.full((33, 4), np.nan), 1.0) == dict.fromkeys(measures)
 
 
+def test_wrist_height_tells_hands_that_carry_the_body_from_hands_behind_the_head():
+    roof = next(g.roof for g in CATALOGUE["push_up"].window_posture if g.measure == "wrist_height")
+    push_up_top = side_pose(torso=80, thigh=80, shin=80, upper_arm=175, forearm=175)
+    push_up_bottom = side_pose(torso=88, thigh=88, shin=88, upper_arm=120, forearm=200)
+    wall = side_pose(torso=20, thigh=15, shin=10, upper_arm=100, forearm=95)   # hands on a wall at chest height
+    sit_up = side_pose(torso=-20, thigh=80, shin=150, upper_arm=30, forearm=270)   # elbows up, hands behind the head
+    assert measure_all(push_up_top, 1.0)["wrist_height"] < -50
+    assert measure_all(push_up_bottom, 1.0)["wrist_height"] < -50
+    assert measure_all(wall, 1.0)["wrist_height"] < 0
+    assert measure_all(sit_up, 1.0)["wrist_height"] > roof
+    hidden = sit_up.copy()
+    hidden[[15, 16], 3] = 0.1                # no wrist seen: no measure
+    assert measure_all(hidden, 1.0)["wrist_height"] is None
+
+
 @pytest.mark.parametrize("raise_deg", [10.0, 90.0, 170.0])
 def test_arm_elevation_is_the_angle_from_hanging_down(raise_deg):
     assert measure_all(front_pose(arm_raise=raise_deg), 1.0)["arm_elevation"] == pytest.approx(raise_deg, abs=1.0)

@@ -24,11 +24,16 @@ GRID_HZ = 10.0        # rhythm is measured on a fixed time grid so 10, 18 and 30
 # per-frame descriptor columns
 # The rep signals' body measures (common/rep_signals.py) are columns too: how much each swings says which
 # exercise's reps are under way, in every view.
-REP_MEASURES = list(USED)
+MEASURED = list(USED)
+# The window model's inputs: each measure's swing, level and rhythm - not those that serve only to rule an
+# exercise out (common/exercises.py window_posture). As a model input too, wrist_height moved a head-on crunch clip
+# 2-4 reps either way with the model's seed (out of fold); as a gate alone it changes no other clip.
+GATE_ONLY = ("wrist_height",)
+REP_MEASURES = [m for m in MEASURED if m not in GATE_ONLY]
 FRAME_COLS = ["torso_tilt", "legs_tilt", "knee_l", "knee_r", "hip_l", "hip_r", "elbow_l", "elbow_r", "arm_l",
               "arm_r", "crunch", "hip_x", "hip_y", "sh_y", "nose_y", "wrist_rel", "ankle_spread",
               "wrist_spread", "ankle_y", "torso", "sh_width", "bbox_aspect", "vis_lower", "vis_upper",
-              *(f"m_{m}" for m in REP_MEASURES)]
+              *(f"m_{m}" for m in MEASURED)]
 C = {n: i for i, n in enumerate(FRAME_COLS)}
 ANGLES = ["torso_tilt", "legs_tilt", "knee_l", "knee_r", "hip_l", "hip_r", "elbow_l", "elbow_r", "arm_l", "arm_r",
           "crunch"]
@@ -79,8 +84,8 @@ def frame_descriptors(landmarks: np.ndarray, aspect: float) -> np.ndarray:
         ext[:, 0] / np.maximum(ext[:, 1], 1e-6),
         vis[:, [L_HIP, R_HIP, L_KN, R_KN, L_AN, R_AN]].mean(1), vis[:, [L_SH, R_SH, L_EL, R_EL, L_WR, R_WR]].mean(1)])
     measured = [measure_all(one, aspect) for one in lm]
-    rep = np.array([[np.nan if ms[m] is None else ms[m] for m in REP_MEASURES] for ms in measured],
-                   dtype=np.float64).reshape(len(lm), len(REP_MEASURES))
+    rep = np.array([[np.nan if ms[m] is None else ms[m] for m in MEASURED] for ms in measured],
+                   dtype=np.float64).reshape(len(lm), len(MEASURED))
     return np.concatenate([out, rep], axis=1)
 
 
