@@ -153,3 +153,48 @@ def test_a_video_stored_sideways_with_a_rotation_flag_plays_upright(tmp_path):
     source.close()
     assert image.shape[:2] == (64, 32)                     # portrait, as the phone showed it
     assert image[:8].mean() > 200 and image[-8:].mean() < 50   # the band that was on the left is now on top
+
+
+def test_a_capture_that_exits_at_the_end_of_its_file_delivers_its_end_of_stream_first(tmp_path):
+    # The broker is not there yet when the capture sends its frames and its end of stream and exits: they must wait
+    # for it (the socket's linger) instead of vanishing with the process. They used to vanish when the process
+    # exited before ZeroMQ had passed them on (under load, a session that never ended).
+    import subprocess
+    import sys
+
+    import zmq
+
+    from common import bus
+    from launcher.analyze import ipc_settings
+    path = str(tmp_path / "clip.avi")
+    out = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (32, 24))
+    for i in range(3):
+        out.write(np.full((24, 32, 3), i * 40, np.uint8))
+    out.release()
+    settings = ipc_settings(str(tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.capture", "--source", path, "--no-realtime", "--no-ingest", "--no-preview",
+         "--exit-at-end", "--session", "s1", "--broker-frontend", settings.broker_frontend,
+         "--health-in", settings.health_in, "--log-level", "INFO"],
+        stderr=subprocess.PIPE, text=True)
+    ctx = zmq.Context()
+    broker = ctx.socket(zmq.ROUTER)
+    try:
+        for line in proc.stderr:                  # everything is sent (queued) and the capture is closing
+            if "end of source" in line:
+                break
+        time.sleep(0.3)                           # a broker that comes late (or is slow to read)
+        broker.bind(settings.broker_frontend)
+        got = []
+        while broker.poll(3000):
+            got.append(bus.recv(broker, routed=True)[1])
+            if isinstance(got[-1], EndOfStream):
+                break
+        assert [m.seq for m in got if isinstance(m, Frame)] == [0, 1, 2]
+        assert isinstance(got[-1], EndOfStream) and got[-1].frames == 3
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+        broker.close(linger=0)
+        ctx.term()

@@ -26,6 +26,13 @@ SETTINGS = ("source", "exercise", "max_fps", "capture_ingest", "capture_preview"
 class CaptureRunner(ServiceRunner):
     def __init__(self, settings: Settings, session: str | None = None, ingest: bool = True,
                  preview: bool = True, exit_at_end: bool = False, **kwargs):
+        # A capture that exits at the end of its file must not exit before its last frames and its end of stream
+        # have left: ZeroMQ honours a socket's linger only while its context terminates, and a process that simply
+        # exits drops what is still queued (under load a session then never ended: "no progress" in `eval`). Its
+        # own context, terminated at close, waits for them (up to the linger set in _finish).
+        self._own_context = zmq.Context() if exit_at_end and kwargs.get("context") is None else None
+        if self._own_context is not None:
+            kwargs["context"] = self._own_context
         super().__init__("capture", settings, **kwargs)
         self.poll_ms = 5  # file sources are paced to the frame; 50 ms polls would bunch frames up
         self.exit_at_end = exit_at_end
@@ -57,7 +64,7 @@ class CaptureRunner(ServiceRunner):
             logger.error("%s", exc)
             self.stats["source_error"] = str(exc)
             if self.exit_at_end:
-                self.bus.close()
+                self.close()
                 raise
             return
         session = session or f"{'cam' if source.isdigit() else Path(source).stem}-{uuid.uuid4().hex[:6]}"
@@ -168,7 +175,11 @@ class CaptureRunner(ServiceRunner):
     def close(self) -> None:
         if self.local is not None:
             self.local.close()
+            self.local = None
         super().close()
+        if self._own_context is not None:
+            self._own_context.term()   # every socket of it is closed: returns once the queued messages are out
+            self._own_context = None
 
 
 def _extra(parser: argparse.ArgumentParser) -> None:
