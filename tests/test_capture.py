@@ -58,6 +58,16 @@ def test_credit_window():
     assert w.take()
 
 
+def gray_clip(tmp_path, frames: int, step: int) -> str:
+    """A 32x24 MJPG clip at 10 frames/s whose frame i is all grey level i * step."""
+    path = str(tmp_path / "clip.avi")
+    out = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (32, 24))
+    for i in range(frames):
+        out.write(np.full((24, 32, 3), i * step, np.uint8))
+    out.release()
+    return path
+
+
 def test_missing_and_corrupt_files_raise_clear_errors(tmp_path):
     with pytest.raises(SourceError, match="not found"):
         open_video(tmp_path / "nope.mp4")
@@ -68,11 +78,7 @@ def test_missing_and_corrupt_files_raise_clear_errors(tmp_path):
 
 
 def test_file_source_yields_media_time(tmp_path):
-    path = str(tmp_path / "clip.avi")
-    out = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (32, 24))
-    for i in range(5):
-        out.write(np.full((24, 32, 3), i * 40, np.uint8))
-    out.release()
+    path = gray_clip(tmp_path, 5, 40)
     src = FileSource(path)
     times = [t for _, t in src.frames()]
     src.close()
@@ -101,11 +107,7 @@ def test_late_live_file_skips_ahead_without_gaps_in_sequence(tmp_path):
     from common import bus
     from services.capture.runner import CaptureRunner
     from launcher.analyze import ipc_settings
-    path = str(tmp_path / "clip.avi")
-    out = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (32, 24))
-    for i in range(40):
-        out.write(np.full((24, 32, 3), i * 6, np.uint8))
-    out.release()
+    path = gray_clip(tmp_path, 40, 6)
     settings = ipc_settings(str(tmp_path), source=path, realtime=True)
     ctx = zmq.Context()
     broker = ctx.socket(zmq.ROUTER)
@@ -166,11 +168,7 @@ def test_a_capture_that_exits_at_the_end_of_its_file_delivers_its_end_of_stream_
 
     from common import bus
     from launcher.analyze import ipc_settings
-    path = str(tmp_path / "clip.avi")
-    out = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (32, 24))
-    for i in range(3):
-        out.write(np.full((24, 32, 3), i * 40, np.uint8))
-    out.release()
+    path = gray_clip(tmp_path, 3, 40)
     settings = ipc_settings(str(tmp_path))
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.capture", "--source", path, "--no-realtime", "--no-ingest", "--no-preview",
