@@ -14,7 +14,8 @@ from services.pose.broker_core import Actions, BrokerCore
 
 
 SETTINGS = ("broker_frontend", "broker_backend", "poses", "health_in", "worker_timeout_s", "bind_host",
-            "curve_dir", "frame_max_tries", "broker_max_queued", "broker_max_sessions", "session_idle_s")
+            "curve_dir", "frame_max_tries", "broker_max_queued", "broker_max_sessions", "session_idle_s",
+            "pose_sessions_per_worker")
 
 
 class BrokerRunner(ServiceRunner):
@@ -22,7 +23,8 @@ class BrokerRunner(ServiceRunner):
         super().__init__("broker", settings, **kwargs)
         self.core = BrokerCore(worker_timeout_s=settings.worker_timeout_s, session_idle_s=settings.session_idle_s,
                                max_tries=settings.frame_max_tries, max_queued=settings.broker_max_queued,
-                               max_sessions=settings.broker_max_sessions)
+                               max_sessions=settings.broker_max_sessions,
+                               worker_trackers=settings.pose_sessions_per_worker)
         self.frontend = self.bus.socket(zmq.ROUTER, settings.broker_frontend, bind=True, hwm=1000)
         self.backend = self.bus.socket(zmq.ROUTER, settings.broker_backend, bind=True, hwm=1000)
         self.pub = self.bus.socket(zmq.PUB, settings.poses, bind=True, hwm=10000)
