@@ -63,9 +63,9 @@ class FormRule:
 @dataclass(frozen=True)
 class RepGate:
     """Over a rep (or a window of motion), a body measure of common/rep_signals must swing at least `min_swing`
-    and at most `max_swing`, and/or never go below `floor`, and/or get below `ceiling`, and/or get up to `reach`, and/or never get above `roof`
-    (judged on its 10th and 90th percentiles: a glitching frame or two never decides), and/or be seen on at least
-    `seen_share` of the frames."""
+    and at most `max_swing`, and/or never go below `floor`, and/or get below `ceiling`, and/or get up to `reach`,
+    and/or never get above `roof` (judged on its 10th and 90th percentiles: a glitching frame or two never
+    decides), and/or be seen on at least `seen_share` of the frames."""
 
     measure: str
     min_swing: float | None = None

@@ -295,13 +295,13 @@ class BrokerCore:
         owner = self.owner.get(session)
         if owner in self.idle:
             return owner
+        if owner in self.jobs and not sess.live:
+            return None   # wait for the worker that holds this session's tracker
         # A new home (a new session, or its worker gone): the idle worker holding the fewest sessions, longest
         # idle first.
         load = Counter(self.owner.values())
         lightest = min(self.idle, key=lambda w: load[w])
         if owner in self.jobs:
-            if not sess.live:
-                return None   # wait for the worker that holds this session's tracker
             # Live: an idle worker that holds its tracker or has room for one (see the class's note) ...
             roomy = [w for w in self.idle if session in self.trackers.get(w, ())
                      or len(self.trackers.get(w, ())) < self.worker_trackers]
