@@ -142,7 +142,7 @@ def test_live_session_waits_for_its_worker_rather_than_evict_another_trainees_tr
     # Two workers of 2 trackers, 4 trainees: each worker holds the trackers of two. A trainee whose worker is busy
     # waits for it (a frame's time) instead of taking the other worker's idle moment, which would cost a new
     # tracker and evict one of that worker's trainees (at 8 trainees on 2 real workers: BlazePose 80 ms a frame).
-    core = BrokerCore(worker_trackers=2)
+    core = BrokerCore(worker_trackers=2, worker_timeout_s=100.0)
     core.on_worker_ready(b"w1", 0.0)
     core.on_worker_ready(b"w2", 0.0)
     homes = {}
@@ -333,3 +333,34 @@ def test_a_keepalive_that_crosses_a_frame_loses_nothing_and_the_stream_still_end
     frames = [m.seq for m in published if isinstance(m, PoseResult)]
     assert sorted(frames) == list(range(6)) and len(frames) == 6
     assert isinstance(published[-1], EndOfStream)
+
+
+def test_a_class_larger_than_the_trackers_is_said_once_and_so_is_its_end(caplog):
+    """Beyond workers x trackers live sessions every trainee slows down (tests/test_class_overload.py): the broker
+    warns once when the class outgrows them, in its health stats as well, and says when it fits again."""
+    core = BrokerCore(worker_trackers=2, worker_timeout_s=100.0)
+    core.on_worker_ready(b"w1", 0.0)
+    core.on_worker_ready(b"w2", 0.0)
+    for k in range(4):
+        core.on_source(b"ui", frame(f"t{k}", 0), 0.0)
+    core.expire(0.5)
+    assert not core.over_capacity and core.snapshot()["over_capacity"] == 0
+    core.on_source(b"ui", frame("t4", 0), 0.6)
+    core.on_source(b"file", frame("clip", 0, live=False), 0.6)     # an offline analysis is not a trainee
+    with caplog.at_level("INFO", logger="services.pose.broker_core"):
+        core.expire(1.0)
+        core.expire(1.5)
+        assert core.snapshot()["over_capacity"] == 1
+        core.on_source(b"ui", EndOfStream(session="t4", seq=1), 1.6)
+        core.expire(2.0)
+        assert not core.over_capacity
+        core.on_source(b"ui", frame("t5", 0), 3.0)
+        core.expire(3.5)
+        assert core.over_capacity
+        core.on_source(b"ui", frame("t5", 1), 5.8)                     # t0-t3 closed their tabs at 0.0 s
+        core.expire(6.0)
+    said = [r.getMessage() for r in caplog.records]
+    assert said[0].startswith("5 live sessions for 4 pose trackers (2 workers x 2)")
+    assert said[1:] == ["4 live sessions for 4 pose trackers: within capacity again", said[2],
+                        "1 live sessions for 4 pose trackers: within capacity again"]
+    assert not core.over_capacity

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from common.messages import Credit, EndOfStream, Envelope, Frame, FrameSkipped, Message
 
 logger = logging.getLogger(__name__)
+ACTIVE_S = 5.0   # a live session that sent a frame this recently is a trainee in the class (a closed tab is not)
 
 # A session that has had this many frames served (about a second of camera) is a trainee, no longer a newcomer:
 # newcomers share one bounded queue and one worker turn in NEWCOMER_EVERY, so a flood of one-frame sessions cannot
@@ -96,6 +97,7 @@ class BrokerCore:
         # worker -> the sessions whose trackers it holds, least recently served first (its LRU, mirrored)
         self.trackers: dict[bytes, OrderedDict[str, None]] = {}
         self.worker_trackers = worker_trackers
+        self.over_capacity = False  # more live sessions than the workers keep trackers for (see `expire`)
         self.queued = 0             # frames waiting, all sessions
         self.newcomer_queued = 0    # of which belong to sessions not yet established
         self._since_newcomer = 0    # established sessions served since a newcomer was
@@ -381,14 +383,33 @@ class BrokerCore:
             # A source that vanished without end-of-stream must not keep its session forever.
             if sess.idle and now - sess.last_seen > self.session_idle_s:
                 self._forget(session)
+        self._check_capacity(now)
         out.extend(self.dispatch(now))
         return out
+
+    def _check_capacity(self, now: float) -> None:
+        """Say so when the class outgrows the trackers: beyond workers x `worker_trackers` live sessions, a worker
+        serving its trainees in turn evicts the tracker it needs next, nearly every frame builds a new one (~5
+        tracked frames' time), and every trainee's frame rate collapses (simulated, 2 workers of 4: 11.6 frames/s
+        each at 8 trainees, 6.2 at 9, 2.0 at 10)."""
+        live = sum(1 for sess in self.sessions.values()
+                   if sess.live and sess.end is None and now - sess.last_seen <= ACTIVE_S)
+        slots = self.workers * self.worker_trackers
+        over = slots > 0 and live > slots
+        if over and not self.over_capacity:
+            logger.warning("%d live sessions for %d pose trackers (%d workers x %d): trackers are rebuilt nearly "
+                           "every frame and every trainee slows down; add pose workers or raise "
+                           "pose_sessions_per_worker (a tracker is ~110-130 MB)", live, slots, self.workers,
+                           self.worker_trackers)
+        elif self.over_capacity and not over:
+            logger.info("%d live sessions for %d pose trackers: within capacity again", live, slots)
+        self.over_capacity = over
 
     @property
     def workers(self) -> int:
         return len(self.idle) + len(self.jobs)
 
     def snapshot(self) -> dict:
-        return {**self.stats, "workers": self.workers, "busy": len(self.jobs),
+        return {**self.stats, "workers": self.workers, "busy": len(self.jobs), "over_capacity": int(self.over_capacity),
                 "sessions": len(self.sessions), "queued": sum(len(s.queue) for s in self.sessions.values()),
                 "newcomers_queued": self.newcomer_queued}
