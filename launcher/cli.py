@@ -184,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--browser", action="store_true", help="Instead: real Chromium tabs with the clip as their camera "
                                                          "through `up` (1, 2, 4 tabs): frames/s sent and answered, "
                                                          "camera -> skeleton latency")
+    be.add_argument("--trainees", default=None, help="Class sizes for the class section, e.g. 8,10,12 (default: "
+                                                     "1,2,4,8; beyond 8 the 2 pose workers' trackers are too few)")
     be.add_argument("--tabs", default=None, help="With --browser: tab counts to run, e.g. 1,2,4 (the default)")
     be.add_argument("--seconds", type=float, default=20.0, help="With --browser: seconds measured per run")
     be.set_defaults(func=cmd_bench)

@@ -328,12 +328,28 @@ def _sections(text: str | None) -> tuple[str, ...]:
     return wanted
 
 
+def _class_sizes(text: str | None) -> tuple[int, ...]:
+    """'8,10,12' -> (8, 10, 12); None -> the class bench's own sizes."""
+    from offline.bench_class import SIZES
+    if not text:
+        return SIZES
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1 or max(sizes) > 32:
+        raise SystemExit(f"fitness-trainer bench: --trainees takes class sizes from 1 to 32, comma-separated "
+                         f"(got {text!r})")
+    return sizes
+
+
 def main(args) -> int:
     if getattr(args, "browser", False):
         from offline import bench_browser
         return bench_browser.main(args)
     logging.getLogger("offline").setLevel(logging.INFO if not args.json else logging.WARNING)
     sections = _sections(getattr(args, "sections", None))   # a typo fails now, not after minutes of benchmarks
+    trainees = _class_sizes(getattr(args, "trainees", None))
     settings = Settings.from_env()
     if args.clip:
         clip = Path(args.clip).resolve()   # the services start in the project folder
@@ -382,8 +398,8 @@ def main(args) -> int:
     for key, value in (
             ("ceiling", run("ceiling", "ceiling of one broker, classifier and coach (stand-in pose workers) ...",
                             lambda: bench_ceiling(clip, settings, log_dir))),
-            ("class", run("class", "a class on one laptop: 1, 2, 4, 8 live trainees through 2 pose workers ...",
-                          lambda: bench_class(DATA_DIR, settings, log_dir))),
+            ("class", run("class", f"a class on one laptop: {', '.join(map(str, trainees))} live trainees through 2 "
+                                   f"pose workers ...", lambda: bench_class(DATA_DIR, settings, log_dir, trainees))),
             ("live", run("live", f"live replay through every service for {seconds:.0f} s (latency, CPU, memory) ...",
                          lambda: bench_live(clip, seconds, settings, log_dir)))):
         if value is None:

@@ -225,7 +225,8 @@ def _one_class(supervisor: Supervisor, push: zmq.Socket, sub: zmq.Socket, clips:
         "pose_ms_in_workers": round((stats["pose_ms_total"] - broker0["pose_ms_total"])
                                     / max(1.0, stats["pose_frames"] - broker0["pose_frames"]), 1),
         # what the broker did in this run (its counters run on across runs)
-        "broker": {k: int(stats.get(k, 0)) - int(broker0.get(k, 0)) for k in ("dropped_live", "results", "requeued")},
+        "broker": {k: int(stats.get(k, 0)) - int(broker0.get(k, 0))
+                   for k in ("dropped_live", "results", "requeued", "trackers_released")},
     }
     run["goals"] = check_class_goals(run)
     return run

@@ -191,3 +191,12 @@ def test_an_unknown_section_is_refused_at_once():
     from offline.bench import main
     with pytest.raises(SystemExit, match="unknown section"):
         main(Namespace(json=True, long=False, clip=None, max_workers=None, sections="stages,clas"))
+
+
+def test_class_sizes_are_read_from_the_command_line_or_refused_at_once():
+    from offline.bench import _class_sizes
+    from offline.bench_class import SIZES
+    assert _class_sizes(None) == SIZES and _class_sizes("8,10,12") == (8, 10, 12)
+    for bad in ("8,ten", "0", "40", ","):
+        with pytest.raises(SystemExit, match="--trainees takes class sizes"):
+            _class_sizes(bad)
