@@ -228,17 +228,20 @@ def test_a_flood_of_one_frame_sessions_is_bounded_and_cannot_starve_a_trainee():
     core = BrokerCore(max_queued=16, max_sessions=64)
     busy: list = []   # (worker, frame) handed out and not yet answered
 
+    def jobs_in(actions):   # a tracker the broker lets go (end of stream) gets no answer from the worker
+        return [(w, m) for w, m in actions.to_workers if m.TYPE == Frame.TYPE]
+
     def finish_one(t):
         if busy:
             worker, job = busy.pop(0)
-            busy.extend(core.on_worker_result(worker, result(job), t).to_workers)
+            busy.extend(jobs_in(core.on_worker_result(worker, result(job), t)))
             return job.session
         return None
 
     busy += core.on_worker_ready(b"w", 0.0).to_workers
     t = 0.0
     for seq in range(40):   # the trainee has been counting for a while: established
-        busy += core.on_source(b"cam", frame("trainee", seq), t).to_workers
+        busy += jobs_in(core.on_source(b"cam", frame("trainee", seq), t))
         finish_one(t)
         t += 0.033
     assert core.sessions["trainee"].established
@@ -248,7 +251,7 @@ def test_a_flood_of_one_frame_sessions_is_bounded_and_cannot_starve_a_trainee():
         refused += sum(m.reason.startswith("broker") for m in out.publish)
         if i % 20 == 0:   # the trainee's camera: one frame for every twenty of the flood
             out.extend(core.on_source(b"cam", frame("trainee", 40 + i // 20), t))
-        busy += out.to_workers
+        busy += jobs_in(out)
         if i % 100 == 0:  # one worker on a loaded machine: a hundred strangers come while it works on a frame
             session = finish_one(t)
             if session is not None:
@@ -364,3 +367,40 @@ def test_a_class_larger_than_the_trackers_is_said_once_and_so_is_its_end(caplog)
     assert said[1:] == ["4 live sessions for 4 pose trackers: within capacity again", said[2],
                         "1 live sessions for 4 pose trackers: within capacity again"]
     assert not core.over_capacity
+
+
+def test_a_full_worker_lets_go_of_the_tracker_built_longest_ago_and_builds_one_a_second():
+    """More trainees than trackers: the broker names the tracker the worker frees (an end of stream before the
+    frame), the one built longest ago, so the trainees take equal turns out; and while the worker has a trainee
+    whose tracker it holds, it builds at most one tracker a second (tests/test_class_overload.py)."""
+    from services.pose.broker_core import ESTABLISHED_FRAMES, MIN_JOBS_BETWEEN_BUILDS, MISS_EVERY_S
+    core = BrokerCore(worker_trackers=2, worker_timeout_s=100.0)
+    core.on_worker_ready(b"w", 0.0)
+
+    def sent(actions):
+        return [(m.TYPE, m.session) for _, m in actions.to_workers]
+
+    assert sent(core.on_source(b"ui", frame("a", 0), 0.0)) == [("frame", "a")]
+    core.on_worker_result(b"w", result(frame("a", 0)), 0.05)
+    assert sent(core.on_source(b"ui", frame("b", 0), 0.05)) == [("frame", "b")]
+    core.on_worker_result(b"w", result(frame("b", 0)), 0.1)
+    for name in "ab":
+        core.sessions[name].served = ESTABLISHED_FRAMES   # trainees counting for a while
+    # The worker is full (a, b): c's tracker replaces a's, the older, named before c's frame.
+    out = core.on_source(b"ui", frame("c", 0), 0.1)
+    assert sent(out) == [("end_of_stream", "a"), ("frame", "c")]
+    core.sessions["c"].served = ESTABLISHED_FRAMES
+    assert out.to_workers[0][1].reason.startswith("tracker released")
+    core.on_source(b"ui", frame("a", 1), 0.2)
+    # Within the second (and the first MIN_JOBS_BETWEEN_BUILDS frames), a, whose tracker is gone, waits while b
+    # has its own.
+    t, done = 0.3, frame("c", 0)
+    for seq in range(1, MIN_JOBS_BETWEEN_BUILDS + 1):
+        core.on_source(b"ui", frame("b", seq), t - 0.05)
+        assert sent(core.on_worker_result(b"w", result(done), t)) == [("frame", "b")]
+        t, done = t + 0.1, frame("b", seq)
+    # A second after the last build, a is back and b (built before c) is out.
+    core.on_source(b"ui", frame("b", 99), t - 0.05)
+    out = core.on_worker_result(b"w", result(done), max(t, 0.1 + MISS_EVERY_S))
+    assert sent(out) == [("end_of_stream", "b"), ("frame", "a")]
+    assert core.stats["trackers_released"] == 2

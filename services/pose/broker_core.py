@@ -9,6 +9,16 @@ from common.messages import Credit, EndOfStream, Envelope, Frame, FrameSkipped, 
 
 logger = logging.getLogger(__name__)
 ACTIVE_S = 5.0   # a live session that sent a frame this recently is a trainee in the class (a closed tab is not)
+# A frame whose worker is full of other sessions' trackers makes it let one go and build its own (~5 tracked frames'
+# time). Served in turn, a class larger than the trackers would do that on nearly every frame (simulated, 10 trainees
+# on 2 workers of 4 trackers: 2.0 frames/s each, 91 % of frames building a tracker). So a full worker builds at most
+# one tracker in MISS_EVERY_S while it has frames of the sessions it holds, for the trainee kept waiting longest,
+# and lets go of the tracker built longest ago: the trainees beyond the trackers take turns out, about a second each
+# (simulated: 8.6-8.7 frames/s each, 2 % of frames building).
+MISS_EVERY_S = 1.0
+MIN_JOBS_BETWEEN_BUILDS = 8   # ... and after at least this many frames: on a slow worker, building stays a small share
+STALE_S = 2.0    # a session whose tracker was not used this long goes first when a full worker must let one go
+TRACKER_RELEASED = "tracker released: more trainees than trackers"
 
 # A session that has had this many frames served (about a second of camera) is a trainee, no longer a newcomer:
 # newcomers share one bounded queue and one worker turn in NEWCOMER_EVERY, so a flood of one-frame sessions cannot
@@ -31,6 +41,7 @@ class _Session:
     end: EndOfStream | None = None     # held until every frame before it has left the broker
     last_seen: float = 0.0
     served: int = 0                    # frames handed to workers
+    served_at: float = float("-inf")   # when it last was
     tries: dict = field(default_factory=dict)   # seq -> workers the frame was lost with
 
     @property
@@ -79,7 +90,8 @@ class BrokerCore:
     and otherwise waits for its own (a frame's time at most) unless the move evens the load out (an idle worker
     holding at least two sessions fewer). A move onto a full worker costs a new tracker (~5 tracked frames) and
     evicts another trainee's: when live sessions took any idle worker, 8 trainees on 2 workers of 4 trackers spent
-    80 ms of BlazePose a frame instead of 25, and got 1.4 frames/s each.
+    80 ms of BlazePose a frame instead of 25, and got 1.4 frames/s each. A class larger than the trackers takes
+    turns without one (MISS_EVERY_S).
     """
 
     def __init__(self, worker_timeout_s: float = 3.0, live_queue: int = 1, session_idle_s: float = 300.0,
@@ -94,15 +106,20 @@ class BrokerCore:
         self.idle: OrderedDict[bytes, float] = OrderedDict()   # worker -> last heard
         self.jobs: dict[bytes, _Job] = {}                       # busy worker -> its job
         self.owner: dict[str, bytes] = {}                       # session -> worker holding its tracker
-        # worker -> the sessions whose trackers it holds, least recently served first (its LRU, mirrored)
-        self.trackers: dict[bytes, OrderedDict[str, None]] = {}
+        # worker -> the sessions whose trackers it holds, least recently served first (its LRU, mirrored), each
+        # with the time its tracker was built
+        self.trackers: dict[bytes, OrderedDict[str, float]] = {}
         self.worker_trackers = worker_trackers
         self.over_capacity = False  # more live sessions than the workers keep trackers for (see `expire`)
+        self._last_miss: dict[bytes, float] = {}   # worker -> when it last built a tracker in place of one in use
+        self._newcomers_build = False              # whose turn the next tracker a full worker builds is
+        self._since_build: dict[bytes, int] = {}   # worker -> frames it was given since it last built a tracker
         self.queued = 0             # frames waiting, all sessions
         self.newcomer_queued = 0    # of which belong to sessions not yet established
         self._since_newcomer = 0    # established sessions served since a newcomer was
         self.stats = {"frames_in": 0, "frames_out": 0, "dropped_live": 0, "requeued": 0, "results": 0,
-                      "late_results": 0, "skipped_after_tries": 0, "refused_busy": 0, "sessions_evicted": 0}
+                      "late_results": 0, "skipped_after_tries": 0, "refused_busy": 0, "sessions_evicted": 0,
+                      "trackers_released": 0}
 
     # -------------------------------------------------------------------------------- inputs
     def on_source(self, source: bytes, msg: Message | Envelope, now: float) -> Actions:
@@ -124,9 +141,12 @@ class BrokerCore:
             return self._refuse(source, frame, "broker busy: too many new sessions")
         if sess is None and len(self.sessions) >= self.max_sessions and not self._evict_idle_session():
             return self._refuse(source, frame, "broker full: too many sessions")
-        if sess is None:
+        new = sess is None
+        if new:
             sess = self.sessions[frame.session] = _Session(source=source, live=frame.live)
         sess.source, sess.live, sess.last_seen = source, frame.live, now
+        if new and sess.live and not self.over_capacity:
+            self._check_capacity(now)
         if sess.live:
             while len(sess.queue) >= self.live_queue:
                 old = self._pop(sess)
@@ -243,7 +263,7 @@ class BrokerCore:
     def dispatch(self, now: float) -> Actions:
         out = Actions()
         while self.idle:
-            picked = self._next_job()
+            picked = self._next_job(now)
             if picked is None:
                 break
             session, worker = picked
@@ -252,12 +272,28 @@ class BrokerCore:
             frame = self._pop(sess)
             sess.in_flight += 1
             sess.served += 1
+            sess.served_at = now
             if sess.served == ESTABLISHED_FRAMES:
                 self.newcomer_queued -= len(sess.queue)   # its waiting frames leave the newcomers' share
             self.owner[session] = worker
             held = self.trackers.setdefault(worker, OrderedDict())
-            held.pop(session, None)
-            held[session] = None
+            if self.over_capacity and self._evicts(session, worker):
+                # The worker would evict its least recently served tracker, which in a class taking turns is
+                # anyone's; the broker names the one to let go (see `_victim`) so that every trainee is out alike.
+                victim = self._unused(held, now)
+                if victim is None:   # a tracker in use: that is what MISS_EVERY_S paces
+                    victim = self._victim(held, now)
+                    self._last_miss[worker] = now
+                    self._since_build[worker] = 0
+                    self._newcomers_build = not self._newcomers_build
+                del held[victim]
+                out.to_workers.append((worker, EndOfStream(session=victim, seq=0, reason=TRACKER_RELEASED)))
+                self.stats["trackers_released"] += 1
+            self._since_build[worker] = self._since_build.get(worker, 0) + 1
+            if session in held:
+                held.move_to_end(session)
+            else:
+                held[session] = now
             while len(held) > self.worker_trackers:
                 held.popitem(last=False)
             self.jobs[worker] = _Job(worker, frame, now)
@@ -265,19 +301,75 @@ class BrokerCore:
             out.to_workers.append((worker, frame))
         return out
 
-    def _next_job(self) -> tuple[str, bytes] | None:
+    def _full(self, worker: bytes) -> bool:
+        return len(self.trackers.get(worker, ())) >= self.worker_trackers
+
+    def _evicts(self, session: str, worker: bytes) -> bool:
+        """Would this session's frame make the worker evict another session's tracker to build its own?"""
+        return self._full(worker) and session not in self.trackers.get(worker, ())
+
+    def _victim(self, held: OrderedDict, now: float) -> str:
+        """The tracker a full worker lets go: one nobody uses (see `_unused`), else a newcomer's with no frame
+        waiting (a flood of one-frame newcomers never costs a trainee its tracker), least recently served first;
+        else the one built longest ago, so the trainees beyond the trackers take equal turns out."""
+        unused = self._unused(held, now)
+        if unused is not None:
+            return unused
+        for session in held:
+            sess = self.sessions[session]
+            if not sess.queue and not sess.established:
+                return session
+        return min(held, key=held.get)
+
+    def _unused(self, held: OrderedDict, now: float) -> str | None:
+        """A tracker nobody uses: of a session gone, or of one with no frame waiting that was not served for
+        STALE_S (a closed tab); least recently served first."""
+        for session in held:
+            sess = self.sessions.get(session)
+            if sess is None or not sess.queue and now - sess.served_at > STALE_S:
+                return session
+        return None
+
+    def _may_build(self, worker: bytes, now: float) -> bool:
+        """May this full worker build a tracker now? At once if it holds one nobody uses; in place of another
+        session's, when `_paced` allows."""
+        return self._unused(self.trackers.get(worker, OrderedDict()), now) is not None or self._paced(worker, now)
+
+    def _paced(self, worker: bytes, now: float) -> bool:
+        """At most one tracker in place of another session's every MISS_EVERY_S and MIN_JOBS_BETWEEN_BUILDS frames."""
+        return (now - self._last_miss.get(worker, float("-inf")) >= MISS_EVERY_S
+                and self._since_build.get(worker, MIN_JOBS_BETWEEN_BUILDS) >= MIN_JOBS_BETWEEN_BUILDS)
+
+    def _next_job(self, now: float) -> tuple[str, bytes] | None:
         """The next session in round-robin order that has a frame and a worker it may use now.
 
         Newcomers get one turn in NEWCOMER_EVERY, established sessions the others (either takes a turn the other has
         no use for), so however many newcomers wait, the trainees already counting keep most of the workers' time.
+        Over capacity, a frame that would evict a tracker in use waits while its worker has others to do (see
+        MISS_EVERY_S).
         """
         newcomers_turn = self._since_newcomer >= NEWCOMER_EVERY - 1
-        fallback = None
+        # Over capacity, a full worker that may build a tracker now builds the one of the session kept waiting
+        # longest for one: the trainees beyond the trackers take turns, on any worker. Trainees and newcomers (not
+        # yet established) take these turns alternately: a flood of newcomers never keeps a trainee out for long,
+        # nor a class of trainees a newcomer.
+        spare = [w for w in self.idle if self._full(w) and self._paced(w, now)
+                 and self._unused(self.trackers[w], now) is None] if self.over_capacity else []
+        if spare:
+            homeless = [(sess.served_at, i, session) for i, (session, sess) in enumerate(self.sessions.items())
+                        if sess.live and sess.queue and sess.established != self._newcomers_build
+                        and not any(session in held for held in self.trackers.values())]
+            if homeless:
+                return self._take(min(homeless)[2], spare[0])
+        fallback = deferred = None
         for session, sess in self.sessions.items():
             if not sess.queue:
                 continue
             worker = self._worker_for(session, sess)
             if worker is None:
+                continue
+            if self.over_capacity and self._evicts(session, worker) and not self._may_build(worker, now):
+                deferred = deferred or (session, worker)   # only if its worker has nothing else to do
                 continue
             if sess.established != newcomers_turn:   # the kind of session whose turn it is
                 picked = session, worker
@@ -285,13 +377,16 @@ class BrokerCore:
             if fallback is None:
                 fallback = session, worker
         else:
-            picked = fallback
+            picked = fallback or deferred
         if picked is None:
             return None
+        return self._take(*picked)
+
+    def _take(self, session: str, worker: bytes) -> tuple[str, bytes]:
         # Round-robin within a kind: served sessions go to the back.
-        self._since_newcomer = self._since_newcomer + 1 if self.sessions[picked[0]].established else 0
-        self.sessions.move_to_end(picked[0])
-        return picked
+        self._since_newcomer = self._since_newcomer + 1 if self.sessions[session].established else 0
+        self.sessions.move_to_end(session)
+        return session, worker
 
     def _worker_for(self, session: str, sess: _Session) -> bytes | None:
         owner = self.owner.get(session)
@@ -388,19 +483,17 @@ class BrokerCore:
         return out
 
     def _check_capacity(self, now: float) -> None:
-        """Say so when the class outgrows the trackers: beyond workers x `worker_trackers` live sessions, a worker
-        serving its trainees in turn evicts the tracker it needs next, nearly every frame builds a new one (~5
-        tracked frames' time), and every trainee's frame rate collapses (simulated, 2 workers of 4: 11.6 frames/s
-        each at 8 trainees, 6.2 at 9, 2.0 at 10)."""
+        """Say so when the class outgrows the trackers: beyond workers x `worker_trackers` live sessions the
+        trainees beyond them take turns out (see MISS_EVERY_S), each missing about a second of frames now and
+        then, and everyone's frame rate drops with the tracker building."""
         live = sum(1 for sess in self.sessions.values()
                    if sess.live and sess.end is None and now - sess.last_seen <= ACTIVE_S)
         slots = self.workers * self.worker_trackers
         over = slots > 0 and live > slots
         if over and not self.over_capacity:
-            logger.warning("%d live sessions for %d pose trackers (%d workers x %d): trackers are rebuilt nearly "
-                           "every frame and every trainee slows down; add pose workers or raise "
-                           "pose_sessions_per_worker (a tracker is ~110-130 MB)", live, slots, self.workers,
-                           self.worker_trackers)
+            logger.warning("%d live sessions for %d pose trackers (%d workers x %d): trainees take turns without a "
+                           "tracker, about a second each; add pose workers or raise pose_sessions_per_worker (a "
+                           "tracker is ~110-130 MB)", live, slots, self.workers, self.worker_trackers)
         elif self.over_capacity and not over:
             logger.info("%d live sessions for %d pose trackers: within capacity again", live, slots)
         self.over_capacity = over
