@@ -142,7 +142,7 @@ def test_live_session_waits_for_its_worker_rather_than_evict_another_trainees_tr
     # Two workers of 2 trackers, 4 trainees: each worker holds the trackers of two. A trainee whose worker is busy
     # waits for it (a frame's time) instead of taking the other worker's idle moment, which would cost a new
     # tracker and evict one of that worker's trainees (at 8 trainees on 2 real workers: BlazePose 80 ms a frame).
-    core = BrokerCore(worker_trackers=2, worker_timeout_s=100.0)
+    core = BrokerCore(worker_trackers=2)
     core.on_worker_ready(b"w1", 0.0)
     core.on_worker_ready(b"w2", 0.0)
     homes = {}
@@ -339,8 +339,8 @@ def test_a_keepalive_that_crosses_a_frame_loses_nothing_and_the_stream_still_end
 
 
 def test_a_class_larger_than_the_trackers_is_said_once_and_so_is_its_end(caplog):
-    """Beyond workers x trackers live sessions every trainee slows down (tests/test_class_overload.py): the broker
-    warns once when the class outgrows them, in its health stats as well, and says when it fits again."""
+    """Beyond workers x trackers live sessions the trainees take turns without one (tests/test_class_overload.py):
+    the broker warns once when the class outgrows them, in its health stats as well, and says when it fits again."""
     core = BrokerCore(worker_trackers=2, worker_timeout_s=100.0)
     core.on_worker_ready(b"w1", 0.0)
     core.on_worker_ready(b"w2", 0.0)

@@ -282,7 +282,7 @@ class BrokerCore:
                 # anyone's; the broker names the one to let go (see `_victim`) so that every trainee is out alike.
                 victim = self._unused(held, now)
                 if victim is None:   # a tracker in use: that is what MISS_EVERY_S paces
-                    victim = self._victim(held, now)
+                    victim = self._victim(held)
                     self._last_miss[worker] = now
                     self._since_build[worker] = 0
                     self._newcomers_build = not self._newcomers_build
@@ -308,13 +308,10 @@ class BrokerCore:
         """Would this session's frame make the worker evict another session's tracker to build its own?"""
         return self._full(worker) and session not in self.trackers.get(worker, ())
 
-    def _victim(self, held: OrderedDict, now: float) -> str:
-        """The tracker a full worker lets go: one nobody uses (see `_unused`), else a newcomer's with no frame
-        waiting (a flood of one-frame newcomers never costs a trainee its tracker), least recently served first;
-        else the one built longest ago, so the trainees beyond the trackers take equal turns out."""
-        unused = self._unused(held, now)
-        if unused is not None:
-            return unused
+    def _victim(self, held: OrderedDict) -> str:
+        """The tracker in use a full worker lets go (when none is `_unused`): a newcomer's with no frame waiting (a
+        flood of one-frame newcomers never costs a trainee its tracker), least recently served first; else the one
+        built longest ago, so the trainees beyond the trackers take equal turns out."""
         for session in held:
             sess = self.sessions[session]
             if not sess.queue and not sess.established:
@@ -356,9 +353,10 @@ class BrokerCore:
         spare = [w for w in self.idle if self._full(w) and self._paced(w, now)
                  and self._unused(self.trackers[w], now) is None] if self.over_capacity else []
         if spare:
+            tracked = set().union(*self.trackers.values())
             homeless = [(sess.served_at, i, session) for i, (session, sess) in enumerate(self.sessions.items())
                         if sess.live and sess.queue and sess.established != self._newcomers_build
-                        and not any(session in held for held in self.trackers.values())]
+                        and session not in tracked]
             if homeless:
                 return self._take(min(homeless)[2], spare[0])
         fallback = deferred = None
