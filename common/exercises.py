@@ -65,7 +65,8 @@ class RepGate:
     """Over a rep (or a window of motion), a body measure of common/rep_signals must swing at least `min_swing`
     and at most `max_swing`, and/or never go below `floor`, and/or get below `ceiling`, and/or get up to `reach`,
     and/or never get above `roof` (judged on its 10th and 90th percentiles: a glitching frame or two never
-    decides), and/or be seen on at least `seen_share` of the frames."""
+    decides), and/or be below `mostly_below` on at least half of the frames it was seen, and/or be seen on at
+    least `seen_share` of the frames."""
 
     measure: str
     min_swing: float | None = None
@@ -75,6 +76,7 @@ class RepGate:
     reach: float | None = None
     seen_share: float | None = None
     roof: float | None = None
+    mostly_below: float | None = None
 
     def passes(self, values: list[float], frames: int) -> bool:
         """`values`: the measure where it was seen, of `frames` frames. Seen on less than half of them (a close-up
@@ -94,6 +96,8 @@ class RepGate:
         if self.reach is not None and high < self.reach:
             return False
         if self.roof is not None and high > self.roof:
+            return False
+        if self.mostly_below is not None and ordered[len(ordered) // 2] >= self.mostly_below:
             return False
         return self.floor is None or low >= self.floor
 
@@ -248,7 +252,10 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         # shoulders). Push-up clips: on every frame. People at a desk or a laptop, cut at the chest, bend their
         # elbows too (a group at a laptop: hips seen on 25 % of the frames, on none for seconds).
         # And the hands carry the body: never above the shoulders (sit-ups with the hands behind the head).
-        rep_gates=(RepGate("trunk_rise", ceiling=80.0), TORSO_SEEN, HANDS_CARRY),
+        # Most of a push-up leans (the trunk's median over a rep: floor 1-17 deg above the horizontal, incline 26-28,
+        # wall 72-74); standing upright is 88-90. A "rep" of bent elbows while talking upright that ends on the first
+        # frames of a plank (a cut in an edited video, or a trainee getting down) leans on only a few of its frames.
+        rep_gates=(RepGate("trunk_rise", ceiling=80.0, mostly_below=85.0), TORSO_SEEN, HANDS_CARRY),
         window_posture=(RepGate("trunk_rise", ceiling=80.0), TORSO_SEEN, HANDS_CARRY),
         rules=(
             # Shoulder-hip-ankle angle (labelled correct ones: >= 168); sagging shows on part of a rep only.

@@ -277,6 +277,22 @@ def test_push_ups_need_a_leaning_body_not_an_upright_one(trunk_rise, torso_seen,
     assert len(reps) == expected
 
 
+def test_elbows_bent_upright_that_end_on_a_few_leaning_frames_are_not_a_push_up():
+    # Talking with the hands (elbows bending, trunk upright at 89 deg) and then, in a cut of an edited video or as
+    # the trainee gets down, a few frames of a plank with straight arms: the elbow swing is a full one, but the body
+    # leaned on 3 frames of 13. The same swing leaning all along, against a wall (73 deg), is a push-up.
+    for trunk, expected in ((None, 0), (73.0, 1)):
+        counter = ExerciseCounter(CATALOGUE["push_up"])
+        frames = [(150.0, 89.0)] * 30 + [(150.0 - 7 * i, 89.0) for i in range(20)] + [(10.0, 89.0)] * 6
+        frames += [(160.0, 55.0)] * 3 + [(160.0, 40.0)] * 30
+        reps = []
+        for i, (elbow, rise) in enumerate(frames):
+            rise = rise if trunk is None else trunk
+            m = {"elbow_angle": elbow, "trunk_rise": rise, "torso_incline": rise, "wrist_height": -40.0}
+            reps += [r for r in [counter.update(i / 30, m)] if r]
+        assert len(reps) == expected, trunk
+
+
 def test_given_exercise_counts_from_the_first_frame_and_flush_credits_a_short_stream():
     tracker = ExerciseTracker({"push_up": 3})          # a resumed session keeps its count
     reps = []
