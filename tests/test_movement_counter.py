@@ -146,6 +146,24 @@ def test_a_wobble_on_the_way_back_from_a_large_swing_is_not_a_turn():
     assert len(count(situp, t10, np.interp(t10, [p for p, _ in points], [x for _, x in points]))) == 1
 
 
+def test_reps_smaller_than_the_prior_range_under_a_start_level_that_never_comes_back_are_counted():
+    # Crunches that curl the head 22 deg (the prior range is 30), after the camera moved so the opening level reads
+    # 8 deg higher than the trainee ever comes back to: each crunch comes back ~75 % of the way, turns and curls
+    # again. Four crunches, four reps (a turn that had to rise 80 % of the prior range counted none).
+    crunch = CATALOGUE["crunch"].signals[0]
+    points = [(0.0, 96.0), (0.5, 104.0), (0.8, 97.0)]
+    for i in range(4):
+        start = 1.0 + 1.6 * i
+        points += [(start + 0.5, 74.0), (start + 1.2, 96.0)]
+    points.append((points[-1][0] + 1.0, 96.0))
+    for fps in (30, 10):
+        t = np.arange(0, points[-1][0], 1 / fps)
+        v = np.interp(t, [p for p, _ in points], [x for _, x in points])
+        reps = count(crunch, t, v)
+        assert len(reps) == 4, fps
+        assert all(15 <= r.range_of_motion <= 30 for r in reps)
+
+
 def test_jitter_at_a_band_edge_is_not_counted():
     t = np.arange(0, 20, 1 / 30)
     level = 170 - 0.4 * 80                          # right at the band a rep must cross

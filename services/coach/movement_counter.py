@@ -29,12 +29,17 @@ CALIBRATION_REPS = 4  # the calibrated range is the median of this many recent r
 BIG_SWING = 1.3
 BIG_SWING_SHARE = 0.80
 # A swing whose start level never comes back (a camera that moves, a stance that changed mid-rep) still ends where
-# the trainee turns: once the signal has risen UP_SHARE of the calibrated range from the far end, and at least
+# the trainee turns: once the signal has risen TURN_SHARE of the calibrated range from the far end, and at least
 # TURN_OF_SWING of the way back up to the level it left, and then fallen back by the band that starts a rep, the rep
 # is over at that turning point and the next one has begun. A smaller wobble on the way back is not a turn: a sit-up
 # (a 100 deg swing) whose way back went 42 deg, curled 39 deg again, then went all the way, was two reps when the
 # turn only had to beat the prior range (30 deg).
 TURN_OF_SWING = 0.5
+# The rise that makes a turn, against the calibrated range: less than UP_SHARE, which judges a return to a level
+# still there. Before the first rep the range is the exercise's prior, and a trainee whose reps are smaller (crunches
+# that curl 20 deg of a 30 deg prior, the camera moving and the start level a spike) turned at 70 % of it, rep after
+# rep, and was never counted.
+TURN_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,7 @@ class MovementCounter:
             return self._complete(t, s, started=self._left_t)
         if self._peak is None or s > self._peak:
             self._peak, self._peak_t = s, t
-        if (self._peak - self._low >= max(self.signal.min_swing, UP_SHARE * self.calibrated_range,
+        if (self._peak - self._low >= max(self.signal.min_swing, TURN_SHARE * self.calibrated_range,
                                           TURN_OF_SWING * (self._left_top - self._low))
                 and self._peak - s >= self._down_threshold()):
             # Turned back down well short of the old start level: that level is gone. The rep ended at the turn;
