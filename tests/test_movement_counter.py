@@ -90,6 +90,18 @@ def test_a_rep_cut_by_the_stream_start_counts_if_it_rises_from_low_enough():
     assert len(count(KNEE, t, v, start=bottom + 22)) == 2     # opened 3/4 of the way up: that rise is too small
 
 
+def test_a_lone_glitching_first_sample_at_the_far_end_is_not_a_rep():
+    # At 10 frames/s BlazePose's first guess of a body it has just found bent the trunk to 13 deg for one sample;
+    # the next said 119, where the trainee lay. Not a rep the stream opened in: the stream opens at 119. Two real
+    # sit-ups follow. A stream that opens at the far end for two samples and rises is still a rep (test above).
+    situp = CATALOGUE["crunch"].signals[1]
+    t, v = reps_signal(2, top=120, bottom=60, fps=10)
+    v[0] = 13.0
+    assert len(count(situp, t, v)) == 2
+    v[1] = 15.0
+    assert len(count(situp, t, v)) == 3
+
+
 def test_a_rep_the_stream_opened_in_has_no_lower_bound_on_its_length():
     slow = RepSignal((("knee_angle", 1.0, 1.0),), start_high=True, prior_range=80.0, min_swing=30.0,
                      min_rep_s=0.9, max_rep_s=12.0)

@@ -66,6 +66,7 @@ class MovementCounter:
         self.value: float | None = None                   # smoothed signal, in the signal's own direction
         self._window: deque[tuple[float, float]] = deque()   # (t, raw) of the last SMOOTH_S, for the median
         self._last_t: float | None = None
+        self._prev_t: float | None = None   # the sample before the last one
         self._reset()
 
     def _reset(self) -> None:
@@ -115,7 +116,7 @@ class MovementCounter:
             self._reset()
         if value is None or value != value:
             return None
-        self._last_t = t
+        self._prev_t, self._last_t = self._last_t, t
         s = self._smooth(t, self.sign * value)
         self.value = self.sign * s
         if self._top is None:
@@ -128,10 +129,17 @@ class MovementCounter:
         # At (or not yet known to be away from) the start: follow the start level.
         self._top, self._top_t = self._window_max(t, s)
         if self.phase == "":
+            lone = self._low_t == self._prev_t   # the lowest point so far is the sample just before this one
             if s < self._low:
                 self._low, self._low_t = s, t
-            if self._low <= self._first and s - self._low >= max(self.signal.min_swing,
-                                                                   OPEN_SHARE * self.calibrated_range):
+            rise = max(self.signal.min_swing, OPEN_SHARE * self.calibrated_range)
+            if lone and s - self._low >= rise:
+                # The lowest point came and went in one sample: a glitch (BlazePose's first guess of a body it has
+                # just found), not a position the trainee was in. The stream opens here.
+                self._low = self._first = s
+                self._low_t = self._first_t = t
+                return None
+            if self._low <= self._first and s - self._low >= rise:
                 # The stream opened at (or on the way to) the far end and the trainee rose: a rep that began
                 # before the first frame. Its length is unknown, so no lower bound on it.
                 self._left_top = s
