@@ -100,6 +100,9 @@ def test_a_lone_glitching_first_sample_at_the_far_end_is_not_a_rep():
     assert len(count(situp, t, v)) == 2
     v[1] = 15.0
     assert len(count(situp, t, v)) == 3
+    v[:2] = 120.0
+    v[5] = 13.0            # the same glitch a moment later, before the first sit-up: no rep either
+    assert len(count(situp, t, v)) == 2
 
 
 def test_a_rep_the_stream_opened_in_has_no_lower_bound_on_its_length():

@@ -135,9 +135,10 @@ class MovementCounter:
             rise = max(self.signal.min_swing, OPEN_SHARE * self.calibrated_range)
             if lone and s - self._low >= rise:
                 # The lowest point came and went in one sample: a glitch (BlazePose's first guess of a body it has
-                # just found), not a position the trainee was in. The stream opens here.
-                self._low = self._first = s
-                self._low_t = self._first_t = t
+                # just found), not a position the trainee was in. If it opened the stream, the stream opens here.
+                if self._first_t == self._low_t:
+                    self._first, self._first_t = s, t
+                self._low, self._low_t = s, t
                 return None
             if self._low <= self._first and s - self._low >= rise:
                 # The stream opened at (or on the way to) the far end and the trainee rose: a rep that began
