@@ -404,3 +404,16 @@ def test_a_full_worker_lets_go_of_the_tracker_built_longest_ago_and_builds_one_a
     out = core.on_worker_result(b"w", result(done), max(t, 0.1 + MISS_EVERY_S))
     assert sent(out) == [("end_of_stream", "b"), ("frame", "a")]
     assert core.stats["trackers_released"] == 2
+
+
+def test_a_worker_gone_leaves_no_tracker_or_pacing_state_behind():
+    """A restarted pose worker comes back under a new name (host:pid): the one gone must not stay in the broker's
+    per-worker state, or a broker running for weeks would keep one entry per restart."""
+    core = BrokerCore(worker_trackers=2, worker_timeout_s=1.0)
+    core.on_worker_ready(b"w1", 0.0)
+    core.on_source(b"ui", frame("a", 0), 0.0)
+    core.on_worker_result(b"w1", result(frame("a", 0)), 0.1)
+    assert b"w1" in core.trackers and b"w1" in core._since_build
+    core.expire(5.0)                                  # silent for longer than its timeout
+    assert core.workers == 0
+    assert b"w1" not in core.trackers and b"w1" not in core._since_build and b"w1" not in core._last_miss

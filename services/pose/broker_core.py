@@ -417,7 +417,10 @@ class BrokerCore:
         return Actions()
 
     def _disown(self, worker: bytes) -> None:
+        """A worker gone: its trackers and its pacing go with it (a restarted worker comes back as a new one)."""
         self.trackers.pop(worker, None)
+        self._last_miss.pop(worker, None)
+        self._since_build.pop(worker, None)
         for session in [s for s, w in self.owner.items() if w == worker]:
             del self.owner[session]
 
