@@ -120,3 +120,29 @@ def test_each_variant_at_10_frames_a_second_is_within_one_rep(cascade, labels, n
     summary = analyse(cascade, label, given, max_fps=10.0)
     exercise, reps, _ = prediction(summary)
     assert exercise == label.exercise and abs(reps - label.reps) <= 1, (what, summary["totals"])
+
+
+@pytest.mark.parametrize("name", ["409416541__Independent-Study/Jumping_Jacks.mp4",
+                                  "Subhadip313__Fitness-Guide-360/situps.mp4"])
+def test_a_set_is_counted_on_when_recognition_loses_it_midway(cascade, labels, name):
+    """Recognition says "none" from the middle of the set on (as on a camera view the model never saw): the coach
+    counts the set to its end, rep by rep, and shows its exercise while it goes on."""
+    label = labels[name]
+    clip = clip_stream.load(label)
+    messages = list(classified(clip, label.file, cascade))
+    named = [m.ts_capture for m in messages if m.exercise == label.exercise]
+    midway = (named[0] + float(clip.t[-1])) / 2
+    lost = [dataclasses.replace(m, exercise="none") if m.ts_capture >= midway else m for m in messages]
+    shown = {}
+
+    def watched():
+        for m in lost:
+            yield m
+            shown[round(m.ts_capture, 2)] = processor.sessions[m.session].exercise
+    with tempfile.TemporaryDirectory() as tmp:
+        processor = CoachProcessor(HistoryWriter(Path(tmp) / "w.sqlite3"), Settings())
+        summary, events = run_clip(processor, label.file, clip, watched())
+    exercise, reps, _ = prediction(summary)
+    assert exercise == label.exercise and reps == label.reps, summary["totals"]
+    late = [t for t, kind, *_ in events if "rep" in str(kind).split(",") and t >= midway]
+    assert len(late) >= 2 and all(shown[t] == label.exercise for t in late)

@@ -284,6 +284,55 @@ def test_reps_of_a_set_before_a_pause_are_not_credited_when_recognition_comes_ba
     assert len(reps) == 4 and all(r.started_at > second[-1][0] for r in reps[2:])
 
 
+def test_a_set_goes_on_while_its_movement_does_when_recognition_loses_it():
+    # Recognised for three squats, then "none" for good (the camera moved to a view the model never saw): the reps
+    # that follow at the set's pace are counted as they happen, and the coach still shows squats.
+    tracker = ExerciseTracker()
+    frames = squat_frames(8)
+    reps, shown = [], []
+    for t, m in frames:
+        recognised = "squat" if t < 8.0 else "none"
+        new = tracker.update(t, m, recognised)
+        reps += new
+        assert all(abs(r.ended_at - t) < 0.1 for r in new)             # live, not in a burst later
+        shown.append(recognised if recognised != "none" else tracker.set_in_progress(t))
+    assert [r.number for r in reps] == list(range(1, 9)) and all(r.exercise == "squat" for r in reps)
+    assert set(shown) == {"squat"}
+
+
+def test_one_rep_is_not_a_set_that_goes_on_without_recognition():
+    # One rep credited (recognition may have been wrong for a moment), then "none": nothing more is counted.
+    tracker = ExerciseTracker()
+    reps = []
+    for t, m in squat_frames(5):
+        reps += tracker.update(t, m, "squat" if t < 2.5 else "none")
+    assert len(reps) == 1 and tracker.set_in_progress(20.0) == ""
+
+
+def test_a_set_does_not_go_on_after_a_pause_or_at_another_pace():
+    # Two squats recognised, then, unrecognised: a pause longer than CHAIN_GAP_S before more squats; or, right away,
+    # a "squat" four times slower than the set's (sitting down a while and getting up).
+    paused = ExerciseTracker()
+    first = squat_frames(2)
+    reps = [r for t, m in first for r in paused.update(t, m, "squat")]
+    later = squat_frames(2, t0=first[-1][0] + CHAIN_GAP_S + 0.5)
+    reps += [r for t, m in later for r in paused.update(t, m, "none")]
+    assert len(reps) == 2 and paused.set_in_progress(later[-1][0]) == ""
+    slow = ExerciseTracker()
+    reps = [r for t, m in first for r in slow.update(t, m, "squat")]
+    sit = squat_frames(1, t0=first[-1][0], rest=0.5, period=4 * 1.6)
+    reps += [r for t, m in sit for r in slow.update(t, m, "none")]
+    assert len(reps) == 2
+
+
+def test_recognition_naming_another_exercise_ends_the_set():
+    tracker = ExerciseTracker()
+    reps = []
+    for t, m in squat_frames(6):
+        reps += tracker.update(t, m, "squat" if t < 6.0 else "jumping_jack")
+    assert tracker.counts["squat"] == 2 and tracker.counts["jumping_jack"] == 0 and len(reps) == 2
+
+
 def test_a_switch_of_exercise_does_not_count_one_movement_twice():
     tracker = ExerciseTracker()
     reps = []

@@ -5,13 +5,17 @@ counted exercise therefore has counters running on every frame; their reps wait 
 and when recognition settles on an exercise, its pending reps are credited first: the count starts at the first
 rep. A pending rep that overlaps a rep already credited to another exercise is the same movement seen by a
 second counter (a squat bends the knees a lunge counter watches too) and is dropped.
+
+A set goes on while its movement does: when recognition loses the exercise (says "none": a view the window model
+never saw, a camera that moved), the reps that follow on from the set, one after another at the set's pace, are
+still counted. Recognition naming another exercise ends that at once.
 """
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, replace
 
-from common.exercises import CATALOGUE, COUNTED, Exercise
+from common.exercises import CATALOGUE, COUNTED, NONE, Exercise
 from common.rep_signals import signal_value
 from services.coach.movement_counter import MovementCounter, Rep
 
@@ -20,6 +24,11 @@ OVERLAP_S = 0.2        # a pending rep starting this long before the last credit
 RESUME_S = 10.0        # recognition lost for at most this long in a set of the exercise last credited ...
 CHAIN_GAP_S = 3.0      # ... credits the reps in between that follow one another (and the last credited) this closely
 MAX_PENDING = 64       # reps kept waiting per exercise, at most
+# A set goes on without recognition (it says "none") once it has SET_REPS reps (one may be a movement recognition
+# got wrong for a moment), rep by rep: each starting within CHAIN_GAP_S of the last one counted and lasting at most
+# SET_PACE times the median of the set's recent reps (getting up after sitting down a while is not a rep of the set).
+SET_REPS = 2
+SET_PACE = 2.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,7 @@ class ExerciseTracker:
         self.pending: dict[str, deque[Rep]] = {name: deque(maxlen=MAX_PENDING) for name in COUNTED}
         self._credited_until = float("-inf")
         self._last_credited = ""
+        self._set_durations: deque[float] = deque(maxlen=4)   # of the last reps credited, in this set
         self._t = float("-inf")   # the last frame's time
 
     def update(self, t: float, measures: dict, exercise: str) -> list[CountedRep]:
@@ -107,7 +117,46 @@ class ExerciseTracker:
             keep = RESUME_S if name == self._last_credited else CREDIT_LAG_S
             while queue and queue[0].ended_at < t - keep:
                 queue.popleft()
-        return self._credit(exercise, t) if exercise in self.pending else []
+        if exercise in self.pending:
+            return self._credit(exercise, t)
+        return self._set_goes_on() if exercise == NONE and self._last_credited else []
+
+    def set_in_progress(self, t: float) -> str:
+        """The exercise whose set (of SET_REPS reps or more) is still going on without recognition ("" if none): its
+        last rep ended within CHAIN_GAP_S, or the swing under way began within CHAIN_GAP_S of it."""
+        if not self._last_credited or self._set_pace() is None:
+            return ""
+        began = self.counters[self._last_credited].lead.swing_started_at
+        mark = t if began is None else min(t, began)
+        return self._last_credited if mark - self._credited_until <= CHAIN_GAP_S else ""
+
+    def _set_goes_on(self) -> list[CountedRep]:
+        exercise = self._last_credited
+        queue = self.pending[exercise]
+        out = []
+        # Not a set yet (one rep may be a movement recognition got wrong for a moment): its reps wait for recognition.
+        while queue and self._set_pace() is not None and queue[0].started_at - self._credited_until <= CHAIN_GAP_S:
+            rep = queue.popleft()
+            if rep.started_at < self._credited_until - OVERLAP_S:
+                continue   # the same movement as a rep already counted
+            if rep.duration_s > SET_PACE * self._set_pace():
+                continue   # far slower than the set: something else
+            out.append(self._count(exercise, rep))
+        return out
+
+    def _set_pace(self) -> float | None:
+        """Median duration of the set's recent reps; None before it has SET_REPS of them."""
+        known = sorted(self._set_durations)
+        return known[len(known) // 2] if len(known) >= SET_REPS else None
+
+    def _count(self, exercise: str, rep: Rep) -> CountedRep:
+        if exercise != self._last_credited or rep.started_at - self._credited_until > CHAIN_GAP_S:
+            self._set_durations.clear()   # a new set
+        self.counts[exercise] += 1
+        self._credited_until = rep.ended_at
+        self._last_credited = exercise
+        self._set_durations.append(rep.duration_s)
+        return CountedRep(exercise, self.counts[exercise], rep.started_at, rep.ended_at, rep.range_of_motion)
 
     def _credit(self, exercise: str, t: float) -> list[CountedRep]:
         out = []
@@ -121,11 +170,8 @@ class ExerciseTracker:
             if not recent and (chain_end is None or rep.started_at - chain_end > CHAIN_GAP_S):
                 chain_end = None
                 continue   # neither recent nor part of the set recognition was following
-            self.counts[exercise] += 1
-            self._credited_until = chain_end = rep.ended_at
-            self._last_credited = exercise
-            out.append(CountedRep(exercise, self.counts[exercise], rep.started_at, rep.ended_at,
-                                  rep.range_of_motion))
+            out.append(self._count(exercise, rep))
+            chain_end = rep.ended_at
         return out
 
     def flush(self, exercise: str) -> list[CountedRep]:
@@ -135,7 +181,10 @@ class ExerciseTracker:
             rep = counter.finish()
             if rep is not None:
                 self.pending[name].append(rep)
-        out = self._credit(exercise, self._t) if exercise in self.pending else []
+        if exercise in self.pending:
+            out = self._credit(exercise, self._t)
+        else:
+            out = self._set_goes_on() if self._last_credited else []
         for queue in self.pending.values():
             queue.clear()
         return out

@@ -95,6 +95,11 @@ class MovementCounter:
         median = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
         return (self.signal.prior_range + median * n) / (1 + n)
 
+    @property
+    def swing_started_at(self) -> float | None:
+        """When the swing under way left the start level (None at the start or not yet known)."""
+        return self._left_t if self.phase == "end" else None
+
     def bands(self) -> tuple[float | None, float | None]:
         """(level to cross to leave the start, level to cross to be back), in signal units; None when unknown."""
         if self._top is None:

@@ -85,7 +85,9 @@ class CoachSession:
         events: list[str] = []
         said: list[Said] = []
         body = Body.from_landmarks(msg.landmarks, msg.width, msg.height)
-        exercise = msg.exercise if msg.exercise in EXERCISES else NONE
+        recognised = msg.exercise if msg.exercise in EXERCISES else NONE
+        # Recognition lost in a set whose reps go on (a view the model does not know): still that set.
+        exercise = recognised if recognised != NONE else (self.tracker.set_in_progress(now) or NONE)
         for problem in self.setup.update(now, check_setup(body, exercise, msg.dark_share, msg.bright_share)):
             said.append(Said(problem.text, "setup", PRIORITY["setup"]))
         self._close_paused_set(now, events, said)
@@ -97,7 +99,7 @@ class CoachSession:
         for ex, timer in self.holds.items():
             holding = ex == exercise and self.body_visible and in_posture(body, ex)
             self._update_hold(now, ex, timer, holding, events, said)
-        self._update_reps(now, msg, exercise, body, events, said)
+        self._update_reps(now, msg, recognised, exercise, body, events, said)
         if exercise in HOLDS and self.body_visible and self.holds[exercise].holding:
             form = self.forms[exercise]
             for rule in form.observe(body, msg.phase or "hold", live=True):
@@ -155,12 +157,13 @@ class CoachSession:
             self._raw.popleft()
 
     # ------------------------------------------------------------------ reps
-    def _update_reps(self, now: float, msg: Classification, exercise: str, body: Body | None,
+    def _update_reps(self, now: float, msg: Classification, recognised: str, exercise: str, body: Body | None,
                      events: list[str], said: list[Said]) -> None:
-        """Every exercise's counters see every frame; the recognised (or chosen) exercise's reps are counted."""
+        """Every exercise's counters see every frame; the recognised (or chosen) exercise's reps are counted, and a
+        set's reps go on being counted while its movement does (ExerciseTracker). `exercise`: the one on screen."""
         landmarks = as_array(msg.landmarks) if body is not None else None
         aspect = msg.width / msg.height if msg.width > 0 and msg.height > 0 else 1.0
-        credited = self.tracker.update(now, measure_all(landmarks, aspect), exercise)
+        credited = self.tracker.update(now, measure_all(landmarks, aspect), recognised)
         if exercise in COUNTED:
             # Form is judged in the phase the movement itself is in (the counter's), rep by rep.
             phase = self.tracker.phase(exercise)
