@@ -126,23 +126,25 @@ def test_each_variant_at_10_frames_a_second_is_within_one_rep(cascade, labels, n
                                   "Subhadip313__Fitness-Guide-360/situps.mp4"])
 def test_a_set_is_counted_on_when_recognition_loses_it_midway(cascade, labels, name):
     """Recognition says "none" from the middle of the set on (as on a camera view the model never saw): the coach
-    counts the set to its end, rep by rep, and shows its exercise while it goes on."""
+    counts the set to its end, rep by rep, and shows its exercise and phase while it goes on."""
     label = labels[name]
     clip = clip_stream.load(label)
     messages = list(classified(clip, label.file, cascade))
     named = [m.ts_capture for m in messages if m.exercise == label.exercise]
     midway = (named[0] + float(clip.t[-1])) / 2
-    lost = [dataclasses.replace(m, exercise="none") if m.ts_capture >= midway else m for m in messages]
+    lost = [dataclasses.replace(m, exercise="none", phase="", phase_conf=0.0) if m.ts_capture >= midway else m
+            for m in messages]   # as the classifier says it: no phase without an exercise
     shown = {}
 
     def watched():
         for m in lost:
             yield m
-            shown[round(m.ts_capture, 2)] = processor.sessions[m.session].exercise
+            session = processor.sessions[m.session]
+            shown[round(m.ts_capture, 2)] = (session.exercise, session.phase in ("start", "end"))
     with tempfile.TemporaryDirectory() as tmp:
         processor = CoachProcessor(HistoryWriter(Path(tmp) / "w.sqlite3"), Settings())
         summary, events = run_clip(processor, label.file, clip, watched())
     exercise, reps, _ = prediction(summary)
     assert exercise == label.exercise and reps == label.reps, summary["totals"]
     late = [t for t, kind, *_ in events if "rep" in str(kind).split(",") and t >= midway]
-    assert len(late) >= 2 and all(shown[t] == label.exercise for t in late)
+    assert len(late) >= 2 and all(shown[t] == (label.exercise, True) for t in late)

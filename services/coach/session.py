@@ -93,7 +93,9 @@ class CoachSession:
         self._close_paused_set(now, events, said)
         if exercise != self.exercise and self.exercise in self.forms:
             self.forms[self.exercise].reset()  # a half-seen rep of the previous exercise is not judged
-        self.exercise, self.phase = exercise, msg.phase
+        # The phase level 2 gives the recognised exercise; in a set going on without recognition, its counter's.
+        self.exercise = exercise
+        self.phase = msg.phase if exercise == recognised else self.tracker.phase(exercise)
         self.segments.observe(now, exercise)
         self.body_visible = exercise != NONE and body_visible(body, exercise)
         for ex, timer in self.holds.items():
