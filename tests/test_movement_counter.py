@@ -323,6 +323,9 @@ def test_a_set_does_not_go_on_after_a_pause_or_at_another_pace():
     sit = squat_frames(1, t0=first[-1][0], rest=0.5, period=4 * 1.6)
     reps += [r for t, m in sit for r in slow.update(t, m, "none")]
     assert len(reps) == 2
+    # ... but it stays for recognition to judge: named a squat a moment later, it is one.
+    reps += slow.update(sit[-1][0] + 0.5, sit[-1][1], "squat")
+    assert len(reps) == 3
 
 
 def test_recognition_naming_another_exercise_ends_the_set():

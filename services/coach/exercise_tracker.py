@@ -136,12 +136,12 @@ class ExerciseTracker:
         out = []
         # Not a set yet (one rep may be a movement recognition got wrong for a moment): its reps wait for recognition.
         while queue and self._set_pace() is not None and queue[0].started_at - self._credited_until <= CHAIN_GAP_S:
-            rep = queue.popleft()
-            if rep.started_at < self._credited_until - OVERLAP_S:
-                continue   # the same movement as a rep already counted
-            if rep.duration_s > SET_PACE * self._set_pace():
-                continue   # far slower than the set: something else
-            out.append(self._count(exercise, rep))
+            if queue[0].started_at < self._credited_until - OVERLAP_S:
+                queue.popleft()   # the same movement as a rep already counted
+                continue
+            if queue[0].duration_s > SET_PACE * self._set_pace():
+                break   # far slower than the set: the set is over, and that movement waits for recognition's word
+            out.append(self._count(exercise, queue.popleft()))
         return out
 
     def _set_pace(self) -> float | None:
