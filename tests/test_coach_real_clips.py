@@ -148,3 +148,33 @@ def test_a_set_is_counted_on_when_recognition_loses_it_midway(cascade, labels, n
     assert exercise == label.exercise and reps == label.reps, summary["totals"]
     late = [t for t, kind, *_ in events if "rep" in str(kind).split(",") and t >= midway]
     assert len(late) >= 2 and all(shown[t] == (label.exercise, True) for t in late)
+
+
+def back_to_back(first: clip_stream.Clip, a: tuple[float, float], second: clip_stream.Clip,
+                 b: tuple[float, float]) -> clip_stream.Clip:
+    """`first` from a[0] to a[1] s, then at once `second` from b[0] to b[1] s (clips of one picture size)."""
+    ka = (first.t >= a[0]) & (first.t <= a[1])
+    kb = (second.t >= b[0]) & (second.t <= b[1])
+    ta = first.t[ka] - a[0]
+    tb = second.t[kb] - b[0] + ta[-1] + 1 / first.fps
+    return dataclasses.replace(
+        first, t=np.r_[ta, tb], landmarks=np.concatenate([first.landmarks[ka], second.landmarks[kb]]),
+        dark_share=np.r_[first.dark_share[ka], second.dark_share[kb]],
+        bright_share=np.r_[first.bright_share[ka], second.bright_share[kb]])
+
+
+@pytest.mark.parametrize("first, a, second, b", [
+    ("lightweight-human-pose-e/squats.mp4", (10.0, 28.0), "lightweight-human-pose-e/lunges.mp4", (4.0, 28.0)),
+    ("Subhadip313__Fitness-Guide-360/situps.mp4", (0.0, 18.0), "Fitness/lunges.mp4", (0.0, 18.0)),
+], ids=["squats-then-lunges", "sit-ups-then-lunges"])
+def test_a_set_that_turns_straight_into_another_exercise_counts_each_as_alone(cascade, labels, first, a, second, b):
+    """No pause between the sets: the first set must not go on into the second (squats and lunges both bend the
+    knees; a sit-up counter sees a trunk bend in a standing lunge too), nor take its first rep."""
+    one, two = labels[first], labels[second]
+    alone = {label.exercise: prediction(analyse(cascade, label, given=False))[1] for label in (one, two)}
+    clip = back_to_back(clip_stream.load(one), a, clip_stream.load(two), b)
+    with tempfile.TemporaryDirectory() as tmp:
+        processor = CoachProcessor(HistoryWriter(Path(tmp) / "w.sqlite3"), Settings())
+        summary, _ = run_clip(processor, "back-to-back", clip, classified(clip, "back-to-back", cascade))
+    counted = {exercise: totals["reps"] for exercise, totals in summary["totals"].items() if totals.get("reps")}
+    assert counted == alone, (counted, alone)

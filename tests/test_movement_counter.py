@@ -311,7 +311,7 @@ def test_one_rep_is_not_a_set_that_goes_on_without_recognition():
 
 def test_a_set_does_not_go_on_after_a_pause_or_at_another_pace():
     # Two squats recognised, then, unrecognised: a pause longer than CHAIN_GAP_S before more squats; or, right away,
-    # a "squat" four times slower than the set's (sitting down a while and getting up).
+    # a "squat" four times slower than the set's (sitting down a while and getting up), or three times faster.
     paused = ExerciseTracker()
     first = squat_frames(2)
     reps = [r for t, m in first for r in paused.update(t, m, "squat")]
@@ -326,6 +326,33 @@ def test_a_set_does_not_go_on_after_a_pause_or_at_another_pace():
     # ... but it stays for recognition to judge: named a squat a moment later, it is one.
     reps += slow.update(sit[-1][0] + 0.5, sit[-1][1], "squat")
     assert len(reps) == 3
+    # A quick dip (a third of the set's rep time), as when a squat set turns into lunges, does not go on either.
+    dipped = ExerciseTracker()
+    reps = [r for t, m in first for r in dipped.update(t, m, "squat")]
+    dip = squat_frames(1, t0=first[-1][0], rest=0.3, period=1.6 / 3)
+    reps += [r for t, m in dip for r in dipped.update(t, m, "none")]
+    assert len(reps) == 2
+
+
+def test_a_set_on_the_floor_does_not_go_on_standing_up():
+    # Crunches recognised (lying: the hips level with the feet), then the trainee stands and bends the trunk at the
+    # same pace while recognition says "none": those bends are not crunches.
+    def crunch_frames(n: int, t0: float, hips: float):
+        t, v = reps_signal(n, top=0.0, bottom=1.0, rest=0.8, period=1.6)
+        return [(t0 + ti, {"head_curl": 150 - 40 * d, "trunk_bend": 150 - 40 * d, "hip_height": hips,
+                           "knee_angle": 80.0 if hips < 50 else 170.0}) for ti, d in zip(t, v)]
+    tracker = ExerciseTracker()
+    lying = crunch_frames(3, 0.0, hips=10.0)
+    reps = [r for t, m in lying for r in tracker.update(t, m, "crunch")]
+    assert len(reps) == 3
+    standing = crunch_frames(3, lying[-1][0], hips=150.0)
+    reps += [r for t, m in standing for r in tracker.update(t, m, "none")]
+    assert len(reps) == 3
+    # The same bends still lying down go on as the set.
+    again = ExerciseTracker()
+    reps = [r for t, m in lying + crunch_frames(3, lying[-1][0], hips=10.0)
+            for r in again.update(t, m, "crunch" if t < lying[-1][0] else "none")]
+    assert len(reps) == 6
 
 
 def test_recognition_naming_another_exercise_ends_the_set():

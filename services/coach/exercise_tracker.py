@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, replace
 
-from common.exercises import CATALOGUE, COUNTED, NONE, Exercise
+from common.exercises import CATALOGUE, COUNTED, NONE, STANDING, Exercise
 from common.rep_signals import signal_value
 from services.coach.movement_counter import MovementCounter, Rep
 
@@ -25,8 +25,9 @@ RESUME_S = 10.0        # recognition lost for at most this long in a set of the 
 CHAIN_GAP_S = 3.0      # ... credits the reps in between that follow one another (and the last credited) this closely
 MAX_PENDING = 64       # reps kept waiting per exercise, at most
 # A set goes on without recognition (it says "none") once it has SET_REPS reps (one may be a movement recognition
-# got wrong for a moment), rep by rep: each starting within CHAIN_GAP_S of the last one counted and lasting at most
-# SET_PACE times the median of the set's recent reps (getting up after sitting down a while is not a rep of the set).
+# got wrong for a moment), rep by rep: each starting within CHAIN_GAP_S of the last one counted and lasting between
+# 1/SET_PACE and SET_PACE times the median of the set's recent reps (getting up after sitting down a while, or a dip
+# while turning to another exercise, is not a rep of the set).
 SET_REPS = 2
 SET_PACE = 2.0
 
@@ -54,7 +55,7 @@ class ExerciseCounter:
         self.counters = [MovementCounter(s) for s in exercise.signals]
         self.range_measure = exercise.range_measure
         self.gates = exercise.rep_gates
-        self._tracked = sorted({self.range_measure, *(g.measure for g in self.gates)} - {""})
+        self._tracked = sorted({self.range_measure, STANDING.measure, *(g.measure for g in self.gates)} - {""})
         self._history: deque[tuple[float, dict]] = deque()   # (t, tracked measures), one rep back
         self._horizon = max(s.max_rep_s for s in exercise.signals)
         self._last_end = float("-inf")
@@ -85,12 +86,22 @@ class ExerciseCounter:
             self.gated += 1
             return None
         angles = during.get(self.range_measure)
-        return replace(done, range_of_motion=round(max(angles) - min(angles), 1) if angles else None)
+        return replace(done, range_of_motion=round(max(angles) - min(angles), 1) if angles else None,
+                       standing=_standing(during[STANDING.measure], len(frames)))
 
     @property
     def lead(self) -> MovementCounter:
         """The counter showing the most movement (for the phase, the bands and the form rules)."""
         return max(self.counters, key=lambda c: (c.phase == "end", c.count))
+
+
+def _standing(hip_heights: list[float], frames: int) -> bool | None:
+    """On the feet through a rep (common/exercises.STANDING, judged alike); None where the hips or feet were seen on
+    less than half of its frames."""
+    if len(hip_heights) < max(3, frames // 2):
+        return None
+    ordered = sorted(hip_heights)
+    return ordered[-1 - len(ordered) // 10] >= STANDING.reach
 
 
 class ExerciseTracker:
@@ -105,6 +116,7 @@ class ExerciseTracker:
         self._credited_until = float("-inf")
         self._last_credited = ""
         self._set_durations: deque[float] = deque(maxlen=4)   # of the last reps credited, in this set
+        self._set_standing: bool | None = None                # the set's posture: on the feet or not (None: unseen)
         self._t = float("-inf")   # the last frame's time
 
     def update(self, t: float, measures: dict, exercise: str) -> list[CountedRep]:
@@ -139,8 +151,12 @@ class ExerciseTracker:
             if queue[0].started_at < self._credited_until - OVERLAP_S:
                 queue.popleft()   # the same movement as a rep already counted
                 continue
-            if queue[0].duration_s > SET_PACE * self._set_pace():
-                break   # far slower than the set: the set is over, and that movement waits for recognition's word
+            if not self._set_pace() / SET_PACE <= queue[0].duration_s <= SET_PACE * self._set_pace():
+                # Far slower or faster than the set: the set is over, and that movement waits for recognition's word
+                # (a squat set that turns into lunges dips once at the turn: a squat counter's "rep" of 0.4 s).
+                break
+            if None not in (queue[0].standing, self._set_standing) and queue[0].standing != self._set_standing:
+                break   # up from the floor or down to it (sit-ups, then lunges): another exercise
             out.append(self._count(exercise, queue.popleft()))
         return out
 
@@ -152,6 +168,9 @@ class ExerciseTracker:
     def _count(self, exercise: str, rep: Rep) -> CountedRep:
         if exercise != self._last_credited or rep.started_at - self._credited_until > CHAIN_GAP_S:
             self._set_durations.clear()   # a new set
+            self._set_standing = None
+        if rep.standing is not None:
+            self._set_standing = rep.standing
         self.counts[exercise] += 1
         self._credited_until = rep.ended_at
         self._last_credited = exercise

@@ -48,6 +48,7 @@ class Rep:
     started_at: float        # when the signal left the start level (for a rep the stream opened in: when it began)
     ended_at: float          # when it was back
     range_of_motion: float   # signal units (degrees for a single angle)
+    standing: bool | None = None   # on the feet through it (ExerciseCounter fills it in; None: not seen)
 
     @property
     def duration_s(self) -> float:
