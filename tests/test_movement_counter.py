@@ -337,17 +337,23 @@ def test_a_set_does_not_go_on_after_a_pause_or_at_another_pace():
 def test_a_set_on_the_floor_does_not_go_on_standing_up():
     # Crunches recognised (lying: the hips level with the feet), then the trainee stands and bends the trunk at the
     # same pace while recognition says "none": those bends are not crunches.
-    def crunch_frames(n: int, t0: float, hips: float):
-        t, v = reps_signal(n, top=0.0, bottom=1.0, rest=0.8, period=1.6)
+    def crunch_frames(n: int, t0: float, hips: float, rest: float = 0.8):
+        t, v = reps_signal(n, top=0.0, bottom=1.0, rest=rest, period=1.6)
         return [(t0 + ti, {"head_curl": 150 - 40 * d, "trunk_bend": 150 - 40 * d, "hip_height": hips,
                            "knee_angle": 80.0 if hips < 50 else 170.0}) for ti, d in zip(t, v)]
     tracker = ExerciseTracker()
     lying = crunch_frames(3, 0.0, hips=10.0)
     reps = [r for t, m in lying for r in tracker.update(t, m, "crunch")]
     assert len(reps) == 3
-    standing = crunch_frames(3, lying[-1][0], hips=150.0)
-    reps += [r for t, m in standing for r in tracker.update(t, m, "none")]
+    standing = crunch_frames(3, lying[-1][0], hips=150.0, rest=0.2)   # stands up and goes on at once
+    swings = sum(c.count for c in tracker.counters["crunch"].counters)
+    shown_after_first_bend = []
+    for t, m in standing:
+        reps += tracker.update(t, m, "none")
+        if sum(c.count for c in tracker.counters["crunch"].counters) > swings:   # the first standing bend is done
+            shown_after_first_bend.append(tracker.set_in_progress(t))
     assert len(reps) == 3
+    assert shown_after_first_bend and set(shown_after_first_bend) == {""}   # nor is "crunches" shown any more
     # The same bends still lying down go on as the set.
     again = ExerciseTracker()
     reps = [r for t, m in lying + crunch_frames(3, lying[-1][0], hips=10.0)

@@ -7,8 +7,9 @@ rep. A pending rep that overlaps a rep already credited to another exercise is t
 second counter (a squat bends the knees a lunge counter watches too) and is dropped.
 
 A set goes on while its movement does: when recognition loses the exercise (says "none": a view the window model
-never saw, a camera that moved), the reps that follow on from the set, one after another at the set's pace, are
-still counted. Recognition naming another exercise ends that at once.
+never saw, a camera that moved), the reps that follow on from the set, one after another at the set's pace and in
+its posture, are still counted. A rep that breaks the pace or the posture ends the set (it waits for recognition's
+word, as any rep does), and recognition naming another exercise ends it at once.
 """
 from __future__ import annotations
 
@@ -117,6 +118,7 @@ class ExerciseTracker:
         self._last_credited = ""
         self._set_durations: deque[float] = deque(maxlen=4)   # of the last reps credited, in this set
         self._set_standing: bool | None = None                # the set's posture: on the feet or not (None: unseen)
+        self._set_over = False                                # a rep broke the set's pace or posture
         self._t = float("-inf")   # the last frame's time
 
     def update(self, t: float, measures: dict, exercise: str) -> list[CountedRep]:
@@ -136,7 +138,7 @@ class ExerciseTracker:
     def set_in_progress(self, t: float) -> str:
         """The exercise whose set (of SET_REPS reps or more) is still going on without recognition ("" if none): its
         last rep ended within CHAIN_GAP_S, or the swing under way began within CHAIN_GAP_S of it."""
-        if not self._last_credited or self._set_pace() is None:
+        if not self._last_credited or self._set_pace() is None or self._set_over:
             return ""
         began = self.counters[self._last_credited].lead.swing_started_at
         mark = t if began is None else min(t, began)
@@ -154,9 +156,11 @@ class ExerciseTracker:
             if not self._set_pace() / SET_PACE <= queue[0].duration_s <= SET_PACE * self._set_pace():
                 # Far slower or faster than the set: the set is over, and that movement waits for recognition's word
                 # (a squat set that turns into lunges dips once at the turn: a squat counter's "rep" of 0.4 s).
+                self._set_over = True
                 break
             if None not in (queue[0].standing, self._set_standing) and queue[0].standing != self._set_standing:
-                break   # up from the floor or down to it (sit-ups, then lunges): another exercise
+                self._set_over = True   # up from the floor or down to it (sit-ups, then lunges): another exercise
+                break
             out.append(self._count(exercise, queue.popleft()))
         return out
 
@@ -169,6 +173,7 @@ class ExerciseTracker:
         if exercise != self._last_credited or rep.started_at - self._credited_until > CHAIN_GAP_S:
             self._set_durations.clear()   # a new set
             self._set_standing = None
+        self._set_over = False
         if rep.standing is not None:
             self._set_standing = rep.standing
         self.counts[exercise] += 1
