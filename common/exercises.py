@@ -81,10 +81,14 @@ class RepGate:
     def passes(self, values: list[float], frames: int) -> bool:
         """`values`: the measure where it was seen, of `frames` frames. Seen on less than half of them (a close-up
         cuts the legs): no verdict, it passes, unless it had to be seen on `seen_share` of them."""
+        return self.verdict(values, frames) is not False
+
+    def verdict(self, values: list[float], frames: int) -> bool | None:
+        """As `passes`, but None where there is no verdict (the measure seen on less than half of the frames)."""
         if self.seen_share is not None and len(values) < self.seen_share * frames:
             return False
         if len(values) < max(3, frames // 2):
-            return True
+            return None
         ordered = sorted(values)
         low, high = ordered[len(ordered) // 10], ordered[-1 - len(ordered) // 10]
         if self.min_swing is not None and high - low < self.min_swing:

@@ -88,21 +88,12 @@ class ExerciseCounter:
             return None
         angles = during.get(self.range_measure)
         return replace(done, range_of_motion=round(max(angles) - min(angles), 1) if angles else None,
-                       standing=_standing(during[STANDING.measure], len(frames)))
+                       standing=STANDING.verdict(during[STANDING.measure], len(frames)))
 
     @property
     def lead(self) -> MovementCounter:
         """The counter showing the most movement (for the phase, the bands and the form rules)."""
         return max(self.counters, key=lambda c: (c.phase == "end", c.count))
-
-
-def _standing(hip_heights: list[float], frames: int) -> bool | None:
-    """On the feet through a rep (common/exercises.STANDING, judged alike); None where the hips or feet were seen on
-    less than half of its frames."""
-    if len(hip_heights) < max(3, frames // 2):
-        return None
-    ordered = sorted(hip_heights)
-    return ordered[-1 - len(ordered) // 10] >= STANDING.reach
 
 
 class ExerciseTracker:
@@ -133,7 +124,7 @@ class ExerciseTracker:
                 queue.popleft()
         if exercise in self.pending:
             return self._credit(exercise, t)
-        return self._set_goes_on() if exercise == NONE and self._last_credited else []
+        return self._set_goes_on() if exercise == NONE else []
 
     def set_in_progress(self, t: float) -> str:
         """The exercise whose set (of SET_REPS reps or more) is still going on without recognition ("" if none): its
@@ -146,6 +137,8 @@ class ExerciseTracker:
 
     def _set_goes_on(self) -> list[CountedRep]:
         exercise = self._last_credited
+        if not exercise:
+            return []
         queue = self.pending[exercise]
         out = []
         # Not a set yet (one rep may be a movement recognition got wrong for a moment): its reps wait for recognition.
@@ -208,7 +201,7 @@ class ExerciseTracker:
         if exercise in self.pending:
             out = self._credit(exercise, self._t)
         else:
-            out = self._set_goes_on() if self._last_credited else []
+            out = self._set_goes_on()
         for queue in self.pending.values():
             queue.clear()
         return out
