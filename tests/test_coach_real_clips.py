@@ -52,15 +52,44 @@ def cascade():
     return Cascade.load(Settings().models_dir)
 
 
+def coached(clip: clip_stream.Clip, session: str, messages, after=None) -> tuple[dict, list]:
+    """The classifications through a coach with a store of its own: (summary, events). `after(coach_session, msg)`
+    is called once the coach has taken each message."""
+    with tempfile.TemporaryDirectory() as tmp:
+        processor = CoachProcessor(HistoryWriter(Path(tmp) / "w.sqlite3"), Settings())
+
+        def fed():
+            for msg in messages:
+                yield msg
+                if after is not None:
+                    after(processor.sessions[msg.session], msg)
+        return run_clip(processor, session, clip, fed())
+
+
 def analyse(cascade, label, given: bool, max_fps: float = 0.0) -> dict:
     # The landmark cache (warmed by .ci/run at the clip's rate; BlazePose once otherwise). With `max_fps`, BlazePose
     # tracking at that rate, as the live services do.
     clip = clip_stream.load(label, max_fps=max_fps)
-    with tempfile.TemporaryDirectory() as tmp:
-        processor = CoachProcessor(HistoryWriter(Path(tmp) / "w.sqlite3"), Settings())
-        messages = classified(clip, label.file, cascade, label.exercise if given else "")
-        summary, _ = run_clip(processor, label.file, clip, messages)
-    return summary
+    return coached(clip, label.file, classified(clip, label.file, cascade, label.exercise if given else ""))[0]
+
+
+def stitched(*pieces: clip_stream.Clip) -> clip_stream.Clip:
+    """The pieces one after another, each starting one frame after the one before ends (the first's picture)."""
+    times, start = [], 0.0
+    for piece in pieces:
+        times.append(piece.t - piece.t[0] + start)
+        start = times[-1][-1] + 1 / pieces[0].fps
+    return dataclasses.replace(
+        pieces[0], t=np.concatenate(times), landmarks=np.concatenate([p.landmarks for p in pieces]),
+        dark_share=np.concatenate([p.dark_share for p in pieces]),
+        bright_share=np.concatenate([p.bright_share for p in pieces]))
+
+
+def part(clip: clip_stream.Clip, start: float, end: float) -> clip_stream.Clip:
+    """The clip's frames from `start` to `end` s."""
+    keep = (clip.t >= start) & (clip.t <= end)
+    return dataclasses.replace(clip, t=clip.t[keep], landmarks=clip.landmarks[keep],
+                               dark_share=clip.dark_share[keep], bright_share=clip.bright_share[keep])
 
 
 @pytest.mark.parametrize("given", [False, True], ids=["recognised", "exercise-given"])
@@ -86,15 +115,12 @@ def test_other_activity_counts_nothing(cascade, labels, name):
 def away_and_back(clip: clip_stream.Clip, away_s: float) -> tuple[clip_stream.Clip, float]:
     """The clip, then `away_s` seconds of an empty room (the trainee walked out), then the clip again; and the time
     the trainee is back."""
-    dt = 1.0 / clip.fps
     n_away = round(away_s * clip.fps)
-    nobody = np.full((n_away, 33, 4), np.nan, np.float32)
-    second = clip.t[-1] + dt * (n_away + 1)
-    return (dataclasses.replace(
-        clip, t=np.r_[clip.t, clip.t[-1] + dt * np.arange(1, n_away + 1), clip.t + second],
-        landmarks=np.concatenate([clip.landmarks, nobody, clip.landmarks]),
-        dark_share=np.r_[clip.dark_share, np.zeros(n_away), clip.dark_share],
-        bright_share=np.r_[clip.bright_share, np.zeros(n_away), clip.bright_share]), float(second))
+    nobody = dataclasses.replace(clip, t=np.arange(n_away) / clip.fps,
+                                 landmarks=np.full((n_away, 33, 4), np.nan, np.float32),
+                                 dark_share=np.zeros(n_away), bright_share=np.zeros(n_away))
+    both = stitched(clip, nobody, clip)
+    return both, float(both.t[len(clip.t) + n_away])
 
 
 @pytest.mark.parametrize("fps", [None, 10.0], ids=["clip-rate", "10fps"])
@@ -103,9 +129,7 @@ def test_a_trainee_who_walks_out_and_comes_back_is_counted_on_from_the_same_numb
     label = labels[name]
     both, back = away_and_back(clip_stream.load(label), away_s=6.0)
     clip = clip_stream.resample(both, fps)
-    with tempfile.TemporaryDirectory() as tmp:
-        processor = CoachProcessor(HistoryWriter(Path(tmp) / "w.sqlite3"), Settings())
-        summary, events = run_clip(processor, label.file, clip, classified(clip, label.file, cascade))
+    summary, events = coached(clip, label.file, classified(clip, label.file, cascade))
     exercise, reps, _ = prediction(summary)
     assert exercise == label.exercise and reps == 2 * label.reps, summary["totals"]
     rep_times = [t for t, kind, *_ in events if "rep" in str(kind).split(",")]
@@ -136,31 +160,13 @@ def test_a_set_is_counted_on_when_recognition_loses_it_midway(cascade, labels, n
             for m in messages]   # as the classifier says it: no phase without an exercise
     shown = {}
 
-    def watched():
-        for m in lost:
-            yield m
-            session = processor.sessions[m.session]
-            shown[round(m.ts_capture, 2)] = (session.exercise, session.phase in ("start", "end"))
-    with tempfile.TemporaryDirectory() as tmp:
-        processor = CoachProcessor(HistoryWriter(Path(tmp) / "w.sqlite3"), Settings())
-        summary, events = run_clip(processor, label.file, clip, watched())
+    def watch(session, msg):
+        shown[round(msg.ts_capture, 2)] = (session.exercise, session.phase in ("start", "end"))
+    summary, events = coached(clip, label.file, lost, after=watch)
     exercise, reps, _ = prediction(summary)
     assert exercise == label.exercise and reps == label.reps, summary["totals"]
     late = [t for t, kind, *_ in events if "rep" in str(kind).split(",") and t >= midway]
     assert len(late) >= 2 and all(shown[t] == (label.exercise, True) for t in late)
-
-
-def back_to_back(first: clip_stream.Clip, a: tuple[float, float], second: clip_stream.Clip,
-                 b: tuple[float, float]) -> clip_stream.Clip:
-    """`first` from a[0] to a[1] s, then at once `second` from b[0] to b[1] s (clips of one picture size)."""
-    ka = (first.t >= a[0]) & (first.t <= a[1])
-    kb = (second.t >= b[0]) & (second.t <= b[1])
-    ta = first.t[ka] - a[0]
-    tb = second.t[kb] - b[0] + ta[-1] + 1 / first.fps
-    return dataclasses.replace(
-        first, t=np.r_[ta, tb], landmarks=np.concatenate([first.landmarks[ka], second.landmarks[kb]]),
-        dark_share=np.r_[first.dark_share[ka], second.dark_share[kb]],
-        bright_share=np.r_[first.bright_share[ka], second.bright_share[kb]])
 
 
 @pytest.mark.parametrize("first, a, second, b", [
@@ -172,9 +178,7 @@ def test_a_set_that_turns_straight_into_another_exercise_counts_each_as_alone(ca
     knees; a sit-up counter sees a trunk bend in a standing lunge too), nor take its first rep."""
     one, two = labels[first], labels[second]
     alone = {label.exercise: prediction(analyse(cascade, label, given=False))[1] for label in (one, two)}
-    clip = back_to_back(clip_stream.load(one), a, clip_stream.load(two), b)
-    with tempfile.TemporaryDirectory() as tmp:
-        processor = CoachProcessor(HistoryWriter(Path(tmp) / "w.sqlite3"), Settings())
-        summary, _ = run_clip(processor, "back-to-back", clip, classified(clip, "back-to-back", cascade))
+    clip = stitched(part(clip_stream.load(one), *a), part(clip_stream.load(two), *b))   # clips of one picture size
+    summary, _ = coached(clip, "back-to-back", classified(clip, "back-to-back", cascade))
     counted = {exercise: totals["reps"] for exercise, totals in summary["totals"].items() if totals.get("reps")}
     assert counted == alone, (counted, alone)
