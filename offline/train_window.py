@@ -3,8 +3,8 @@
 A window is labelled with the clip's exercise while that exercise's own rep signal moves in it, "none" while the
 body is still (standing or lying still is never an exercise) or does something else ('other' clips, the parts of
 clips described in offline/dataset.SEGMENTS), and plank throughout a plank clip. Augmented replays of every
-clip (mirror, camera roll and zoom, a faster or slower trainee, 10-18 frames/s, dropped frames, jitter) teach it
-cameras and trainees the clips do not have.
+clip (mirror, camera roll and zoom, a faster or slower trainee, 10-18 frames/s, dropped frames, jitter; push-ups
+turned head-up; side views seen from another direction) teach it cameras and trainees the clips do not have.
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from common.exercises import CATALOGUE, EXERCISES, NONE
-from common.features import L_HIP, L_SHOULDER, MIRROR_INDEX, R_HIP, R_SHOULDER
+from common.features import (L_ANKLE, L_ELBOW, L_HIP, L_KNEE, L_SHOULDER, L_WRIST, MIRROR_INDEX, NUM_LANDMARKS,
+                             R_ANKLE, R_ELBOW, R_HIP, R_KNEE, R_SHOULDER)
 from common.rep_signals import measure_all, signal_value
 from offline import dataset
 from offline.clip_stream import Clip, resample
@@ -40,6 +41,33 @@ MOVING, STILL = 0.6, 0.3  # the clip's signal swings >= MOVING x its minimum rep
 # common/exercises.py, stops push-ups at a trunk 80 deg from lying).
 INCLINES = {"push_up": (10.0, 70.0)}
 INCLINE_COPIES = 2
+# Most clips film an exercise from the side; trainees film it from wherever the phone stands (sit-ups from the feet,
+# lunges walking towards the camera, push-ups head-on). A side view loses only the body's width, which people share
+# closely, so each side-view clip of an exercise that moves in the body's own plane gets TURN_COPIES replays seen from
+# another direction: its joints set HALF_WIDTH torso lengths out to either side, the body turned TURN_DEG about the
+# vertical, seen by a camera CAMERA_DISTANCE torso lengths away looking down by up to CAMERA_PITCH_DEG. The windows
+# keep the labels of the clip as filmed (the 2-D swing of a turned rep is smaller, not absent). Clips of other
+# activities are turned too, so that a view alone never says "exercise". Not turned: jumping jacks (their arms and
+# legs swing sideways, in the width a side view has lost) and planks (most plank clips are on the forearms; turned,
+# they taught the model that a plank on straight arms is not one, and a held-out one lost half its time).
+TURNED = ("push_up", "crunch", "squat", "lunge", dataset.OTHER)
+TURN_COPIES = 2
+TURN_DEG = (25.0, 90.0)
+CAMERA_DISTANCE = (3.0, 8.0)
+CAMERA_PITCH_DEG = (0.0, 30.0)
+SIDE_VIEW = 0.4               # shoulders closer than this share of the torso's length (median): filmed from the side
+HIDDEN_BEHIND = 0.5           # a joint this many torso lengths behind nearer joints around it is hidden by them ...
+HIDDEN_VISIBILITY = 0.2       # ... its visibility scaled by this (BlazePose guesses it)
+HALF_WIDTH = np.zeros(NUM_LANDMARKS)
+HALF_WIDTH[1:11] = 0.08                                           # eyes, ears, mouth
+HALF_WIDTH[[L_SHOULDER, R_SHOULDER]] = 0.38
+HALF_WIDTH[[L_ELBOW, R_ELBOW]] = 0.42
+HALF_WIDTH[L_WRIST:L_HIP] = 0.36                                  # wrists and hands
+HALF_WIDTH[[L_HIP, R_HIP, L_KNEE, R_KNEE]] = 0.2
+HALF_WIDTH[L_ANKLE:] = 0.17                                       # ankles and feet
+LEFT = np.zeros(NUM_LANDMARKS, bool)
+LEFT[[1, 2, 3, 7, 9]] = True                                      # the left eye, ear and mouth corner
+LEFT[L_SHOULDER::2] = True
 
 
 def augment(clip: Clip, rng: np.random.Generator) -> tuple[Clip, float]:
@@ -87,6 +115,48 @@ def incline(clip: Clip, low: float, high: float, rng: np.random.Generator) -> Cl
     return replace(clip, landmarks=lm.astype(np.float32))
 
 
+def turned(clip: Clip, rng: np.random.Generator) -> Clip | None:
+    """The clip seen from another direction around the trainee (None: not filmed from the side)."""
+    lm = clip.landmarks.copy()
+    xy = lm[..., :2].astype(np.float64) * np.array([clip.aspect, 1.0])
+    seen = ~np.isnan(xy[:, 0, 0])
+    if seen.sum() < 3:
+        return None
+    sh = xy[seen][:, [L_SHOULDER, R_SHOULDER]]
+    hips = xy[seen][:, [L_HIP, R_HIP]].mean(1)
+    torso = float(np.median(np.linalg.norm(sh.mean(1) - hips, axis=1)))
+    width = float(np.median(np.linalg.norm(sh[:, 0] - sh[:, 1], axis=1)))
+    if torso < 1e-6 or width >= SIDE_VIEW * torso:
+        return None
+    vis = lm[seen][..., 3]      # the side facing the camera is the one BlazePose sees better
+    left_near = np.nanmean(vis[:, [L_SHOULDER, L_HIP, L_KNEE, L_ANKLE]]) >= np.nanmean(
+        vis[:, [R_SHOULDER, R_HIP, R_KNEE, R_ANKLE]])
+    depth = HALF_WIDTH * torso * np.where(LEFT == left_near, -1.0, 1.0)    # + : away from the camera
+    centre = np.median(hips, axis=0)
+    x, y = xy[..., 0] - centre[0], xy[..., 1] - centre[1]
+    yaw = np.radians(rng.uniform(*TURN_DEG)) * rng.choice([-1.0, 1.0])
+    pitch = np.radians(rng.uniform(*CAMERA_PITCH_DEG))
+    distance = rng.uniform(*CAMERA_DISTANCE) * torso
+    x1 = x * np.cos(yaw) + depth * np.sin(yaw)
+    z1 = -x * np.sin(yaw) + depth * np.cos(yaw)
+    y2 = y * np.cos(pitch) - z1 * np.sin(pitch)      # looking down: what lies further off rises in the picture
+    z2 = z1 * np.cos(pitch) + y * np.sin(pitch)
+    scale = distance / np.maximum(distance + z2, 0.2 * distance)
+    px, py = x1 * scale, y2 * scale
+    # A joint behind nearer parts of the body (the legs behind the shoulders of a push-up seen head-on) is hidden
+    behind = z2[:, :, None] > z2[:, None, :] + HIDDEN_BEHIND * torso        # [N, j, k]: j lies behind k
+    margin = 0.1 * torso
+    lo_x = np.where(behind, px[:, None, :], np.inf).min(2) - margin
+    hi_x = np.where(behind, px[:, None, :], -np.inf).max(2) + margin
+    lo_y = np.where(behind, py[:, None, :], np.inf).min(2) - margin
+    hi_y = np.where(behind, py[:, None, :], -np.inf).max(2) + margin
+    hidden = (px > lo_x) & (px < hi_x) & (py > lo_y) & (py < hi_y)
+    lm[..., 3] = np.where(hidden, lm[..., 3] * HIDDEN_VISIBILITY, lm[..., 3])
+    lm[..., 0] = (centre[0] + px) / clip.aspect
+    lm[..., 1] = centre[1] + py
+    return replace(clip, landmarks=lm.astype(np.float32))
+
+
 def signal_ranges(clip: Clip) -> list[tuple[np.ndarray, float]]:
     """(per-frame value, minimum rep swing) of each signal of the clip's own exercise."""
     entry = CATALOGUE.get(clip.exercise)
@@ -100,7 +170,7 @@ def signal_ranges(clip: Clip) -> list[tuple[np.ndarray, float]]:
     return out
 
 
-def window_label(clip: Clip, t0: float, t1: float, signals: list, stretch: float) -> str | None:
+def window_label(clip: Clip, t0: float, t1: float, signals: list, stretch: float, source_t=None) -> str | None:
     """What a window shows: its exercise while it moves, "none" while still or not exercising; None = unused."""
     segment = dataset.segment_label(clip.file, (t0 + t1) / 2 / stretch)   # segments are in the clip's own time
     if segment == NONE:
@@ -111,7 +181,8 @@ def window_label(clip: Clip, t0: float, t1: float, signals: list, stretch: float
         return NONE
     if CATALOGUE[clip.exercise].hold:
         return clip.exercise
-    inside = (clip.t >= t0) & (clip.t <= t1)
+    inside = (clip.t >= t0) & (clip.t <= t1) if source_t is None else \
+        (source_t >= t0 / stretch) & (source_t <= t1 / stretch)
     swings = []
     for values, min_swing in signals:
         w = values[inside]
@@ -127,13 +198,14 @@ def window_label(clip: Clip, t0: float, t1: float, signals: list, stretch: float
     return None
 
 
-def clip_windows(clip: Clip, stretch: float = 1.0) -> tuple[np.ndarray, list[str]]:
-    """Window features every STEP_S along the clip (each window ending at its newest frame) and their labels."""
+def clip_windows(clip: Clip, stretch: float = 1.0, source: Clip | None = None) -> tuple[np.ndarray, list[str]]:
+    """Window features every STEP_S along the clip (each window ending at its newest frame) and their labels (from
+    `source`'s signals, in its own time, when given: the clip as filmed)."""
     present = ~np.isnan(clip.landmarks[:, 0, 0])
     descriptors = np.full((len(clip.t), len(window.FRAME_COLS)), np.nan)
     if present.any():
         descriptors[present] = window.frame_descriptors(clip.landmarks[present], clip.aspect)
-    signals = signal_ranges(clip)
+    signals = signal_ranges(source or clip)
     feats, labels = [], []
     if len(clip.t):
         for t1 in np.arange(clip.t[0] + window.MIN_SPAN_S, clip.t[-1] + 1e-9, STEP_S):
@@ -141,7 +213,8 @@ def clip_windows(clip: Clip, stretch: float = 1.0) -> tuple[np.ndarray, list[str
             seen = present[sel]
             if seen.sum() < 3 or clip.t[sel][seen][-1] - clip.t[sel][seen][0] < window.MIN_SPAN_S:
                 continue
-            label = window_label(clip, t1 - window.WINDOW_S, t1, signals, stretch)
+            label = window_label(clip, t1 - window.WINDOW_S, t1, signals, stretch,
+                                 None if source is None else source.t)
             if label is not None:
                 feats.append(window.window_features(clip.t[sel], descriptors[sel], seen))
                 labels.append(label)
@@ -163,6 +236,14 @@ def clip_dataset(clip: Clip, copies: int = AUG_COPIES, seed: int = SEED) -> tupl
         Xa, la = clip_windows(augmented, stretch)
         xs.append(Xa)
         ys += la
+    for _ in range(TURN_COPIES if clip.exercise in TURNED else 0):
+        source = turned(clip, rng)
+        if source is None:
+            break
+        augmented, stretch = augment(source, rng)
+        Xa, la = clip_windows(augmented, stretch, source=clip)
+        xs.append(Xa)
+        ys += la
     return np.concatenate(xs), np.array([CLASSES.index(v) for v in ys], int)
 
 
@@ -178,7 +259,8 @@ def fit(X: np.ndarray, y: np.ndarray, n_jobs: int = 2, rounds: int = ROUNDS):
 def metadata(train_files: list[str], y: np.ndarray, rounds: int = ROUNDS) -> dict:
     return {"classes": CLASSES, "features": window.FEATURE_NAMES, "window_s": window.WINDOW_S,
             "min_span_s": window.MIN_SPAN_S, "step_s": STEP_S, "params": PARAMS, "rounds": rounds,
-            "aug_copies": AUG_COPIES, "inclines": INCLINES, "incline_copies": INCLINE_COPIES, "seed": SEED,
+            "aug_copies": AUG_COPIES, "inclines": INCLINES, "incline_copies": INCLINE_COPIES,
+            "turned": list(TURNED), "turn_copies": TURN_COPIES, "turn_deg": list(TURN_DEG), "seed": SEED,
             "train_clips": sorted(train_files),
             "windows": {c: int((y == i).sum()) for i, c in enumerate(CLASSES)}}
 

@@ -145,3 +145,48 @@ def test_an_inclined_push_up_replay_turns_the_head_up_and_keeps_the_arms():
                 assert b["trunk_rise"] < 5.0 and 10.0 - 1 <= a["trunk_rise"] <= 70.0 + 1
                 assert a["elbow_angle"] == pytest.approx(b["elbow_angle"], abs=0.5)
     assert incline(clip([side_pose(torso=180)] * 3), 10.0, 70.0, rng) is None      # standing
+
+
+def test_a_side_view_replay_seen_from_another_direction_gets_the_body_width_back(monkeypatch):
+    """Trainees film from anywhere: a side-view clip is replayed seen from another direction (the width a side
+    view loses is put back); what lies behind nearer parts of the body is hidden; a clip not filmed from the side
+    is not turned."""
+    from offline import train_window
+    from offline.clip_stream import Clip
+    from tests.test_phase_labels import front_pose, side_pose
+
+    def clip(poses):
+        lm = np.array(poses, np.float32)
+        n = len(lm)
+        return Clip(ClipLabel("squat/x.mp4", "squat", 1, None, "y", 1.0, ""), ASPECT, 1280, 720, 30.0,
+                    np.arange(n) / 30.0, lm, np.zeros(n), np.zeros(n))
+
+    class Rng:   # the turn's direction fixed, the rest drawn
+        def __init__(self, sign):
+            self.sign, self.rng = sign, np.random.default_rng(0)
+
+        def uniform(self, low, high):
+            return self.rng.uniform(low, high)
+
+        def choice(self, options):
+            return self.sign
+
+    monkeypatch.setattr(train_window, "TURN_DEG", (90.0, 90.0))
+    monkeypatch.setattr(train_window, "CAMERA_PITCH_DEG", (0.0, 0.0))
+    standing = clip([side_pose(torso=180, thighs=(t, t), shins=(-t, -t)) for t in (0.0, 40.0, 80.0)])
+    for sign in (-1.0, 1.0):
+        front = train_window.turned(standing, Rng(sign))
+        for before, after in zip(standing.landmarks, front.landmarks):
+            torso = abs(before[[11, 12], 1].mean() - before[[23, 24], 1].mean())
+            width = abs(after[11, 0] - after[12, 0]) * ASPECT
+            assert abs(before[11, 0] - before[12, 0]) * ASPECT < 0.2 * torso < 0.6 * torso < width < 0.95 * torso
+            assert after[0, 1] < after[[11, 12], 1].mean() < after[[23, 24], 1].mean() < after[[27, 28], 1].mean()
+        assert (front.landmarks[0, :, 3] == standing.landmarks[0, :, 3]).all()   # upright seen from the front: all seen
+        assert train_window.turned(front, Rng(sign)) is None   # now a front view: nothing to put back
+    assert train_window.turned(clip([front_pose()] * 3), Rng(1.0)) is None
+
+    lying = clip([side_pose(torso=180, arms=(0.0, 0.0), roll=-90.0)] * 3)   # push-up top, head to the right
+    head_on = train_window.turned(lying, Rng(1.0))                          # the camera at the head's end
+    for before, after in zip(lying.landmarks, head_on.landmarks):
+        assert (after[[27, 28], 3] < 0.5 * before[[27, 28], 3]).all()     # the feet behind the shoulders
+        assert (after[[0, 11, 12], 3] == before[[0, 11, 12], 3]).all()
