@@ -184,6 +184,9 @@ def test_a_side_view_replay_seen_from_another_direction_gets_the_body_width_back
         assert (front.landmarks[0, :, 3] == standing.landmarks[0, :, 3]).all()   # upright seen from the front: all seen
         assert train_window.turned(front, Rng(sign)) is None   # now a front view: nothing to put back
     assert train_window.turned(clip([front_pose()] * 3), Rng(1.0)) is None
+    from offline.view_out import width_over_torso      # what view_out leaves out: every clip not filmed from the side
+    assert width_over_torso(standing) < train_window.SIDE_VIEW < width_over_torso(front)
+    assert width_over_torso(clip([front_pose()] * 3)) > train_window.SIDE_VIEW
 
     lying = clip([side_pose(torso=180, arms=(0.0, 0.0), roll=-90.0)] * 3)   # push-up top, head to the right
     head_on = train_window.turned(lying, Rng(1.0))                          # the camera at the head's end
