@@ -170,8 +170,10 @@ def signal_ranges(clip: Clip) -> list[tuple[np.ndarray, float]]:
     return out
 
 
-def window_label(clip: Clip, t0: float, t1: float, signals: list, stretch: float, source_t=None) -> str | None:
-    """What a window shows: its exercise while it moves, "none" while still or not exercising; None = unused."""
+def window_label(clip: Clip, t0: float, t1: float, signals: list, stretch: float,
+                 source_t: np.ndarray | None = None) -> str | None:
+    """What a window shows: its exercise while it moves, "none" while still or not exercising; None = unused.
+    `source_t`: the times of the frames `signals` come from, when they are those of the clip as filmed."""
     segment = dataset.segment_label(clip.file, (t0 + t1) / 2 / stretch)   # segments are in the clip's own time
     if segment == NONE:
         return NONE
