@@ -115,6 +115,18 @@ def incline(clip: Clip, low: float, high: float, rng: np.random.Generator) -> Cl
     return replace(clip, landmarks=lm.astype(np.float32))
 
 
+def proportions(clip: Clip) -> tuple[float, float]:
+    """(torso length, shoulder width) in the picture's true proportions, medians over the frames with a body (NaN
+    without one). A shoulder width under SIDE_VIEW torso lengths: filmed from the side."""
+    xy = clip.landmarks[..., :2].astype(np.float64) * np.array([clip.aspect, 1.0])
+    xy = xy[~np.isnan(xy[:, 0, 0])]
+    if not len(xy):
+        return float("nan"), float("nan")
+    sh = xy[:, [L_SHOULDER, R_SHOULDER]]
+    torso = np.median(np.linalg.norm(sh.mean(1) - xy[:, [L_HIP, R_HIP]].mean(1), axis=1))
+    return float(torso), float(np.median(np.linalg.norm(sh[:, 0] - sh[:, 1], axis=1)))
+
+
 def turned(clip: Clip, rng: np.random.Generator) -> Clip | None:
     """The clip seen from another direction around the trainee (None: not filmed from the side)."""
     lm = clip.landmarks.copy()
@@ -122,12 +134,10 @@ def turned(clip: Clip, rng: np.random.Generator) -> Clip | None:
     seen = ~np.isnan(xy[:, 0, 0])
     if seen.sum() < 3:
         return None
-    sh = xy[seen][:, [L_SHOULDER, R_SHOULDER]]
-    hips = xy[seen][:, [L_HIP, R_HIP]].mean(1)
-    torso = float(np.median(np.linalg.norm(sh.mean(1) - hips, axis=1)))
-    width = float(np.median(np.linalg.norm(sh[:, 0] - sh[:, 1], axis=1)))
+    torso, width = proportions(clip)
     if torso < 1e-6 or width >= SIDE_VIEW * torso:
         return None
+    hips = xy[seen][:, [L_HIP, R_HIP]].mean(1)
     vis = lm[seen][..., 3]      # the side facing the camera is the one BlazePose sees better
     left_near = np.nanmean(vis[:, [L_SHOULDER, L_HIP, L_KNEE, L_ANKLE]]) >= np.nanmean(
         vis[:, [R_SHOULDER, R_HIP, R_KNEE, R_ANKLE]])

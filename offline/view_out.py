@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 
 from common.config import Settings
-from common.features import L_HIP, L_SHOULDER, R_HIP, R_SHOULDER
 from common.exercises import NONE
 from offline import clip_stream, dataset, train_window
 from services.classifier import motion_window as window
@@ -27,14 +26,9 @@ EXERCISES = ("push_up", "crunch", "squat", "lunge")
 
 
 def width_over_torso(clip: clip_stream.Clip) -> float:
-    """Median shoulder width over torso length in the picture (under train_window.SIDE_VIEW: a side view)."""
-    xy = clip.landmarks[..., :2] * np.array([clip.aspect, 1.0])
-    xy = xy[~np.isnan(xy[:, 0, 0])]
-    if not len(xy):
-        return float("nan")
-    sh = xy[:, [L_SHOULDER, R_SHOULDER]]
-    torso = np.median(np.linalg.norm(sh.mean(1) - xy[:, [L_HIP, R_HIP]].mean(1), axis=1))
-    return float(np.median(np.linalg.norm(sh[:, 0] - sh[:, 1], axis=1)) / max(torso, 1e-6))
+    """Shoulder width over torso length in the picture (train_window.proportions; under SIDE_VIEW: a side view)."""
+    torso, width = train_window.proportions(clip)
+    return width / max(torso, 1e-6)
 
 
 def run(data_dir: Path) -> dict:
