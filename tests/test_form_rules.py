@@ -116,6 +116,19 @@ def test_knee_over_toe_is_not_judged_from_the_front():
     assert verdict("squat_knees_behind_toes", front_pose()) is None
 
 
+def test_the_feet_of_jumping_jacks_are_not_judged_side_on():
+    # Side-on the ankles overlap whatever the jump: no verdict. Turned part way, the gap shrinks with the shoulders.
+    def seen_from(lm, squeeze):
+        lm = lm.copy()
+        lm[:, 0] = 0.5 + (lm[:, 0] - 0.5) * squeeze
+        return lm
+    for pose in (front_pose(feet_spread=2.2), front_pose(arm_raise=170, feet_spread=1.1)):
+        assert verdict("feet_together_at_start", seen_from(pose, 0.25)) is None
+        assert verdict("feet_wide_at_top", seen_from(pose, 0.25)) is None
+    assert verdict("feet_together_at_start", seen_from(front_pose(feet_spread=2.2), 0.6)) is False
+    assert verdict("feet_wide_at_top", seen_from(front_pose(arm_raise=170, feet_spread=2.0), 0.6)) is True
+
+
 # --------------------------------------------------------------------------- one rep at a time
 
 def _bodies(lm: np.ndarray, n: int) -> list[Body]:

@@ -11,6 +11,9 @@ from services.coach.body import Body
 # Side-on measures (knee over toes, head tilt) are meaningless when the camera faces the trainee.
 SIDE_VIEW_FOOT_MIN_SHINS = 0.25    # the foot must show this much length (heel to toe) in the picture
 SIDE_VIEW_MAX_SHOULDERS = 0.5      # shoulder width / torso length: ~0.2 side-on, ~0.7 facing the camera
+# Sideways measures (the feet's spread) need the body's width: side-on it is lost (the ankles overlap). Turned part
+# way, the gap and the shoulders shrink alike and their ratio holds.
+FRONT_VIEW_MIN_SHOULDERS = 0.3
 
 
 # --------------------------------------------------------------------------- geometry helpers
@@ -60,11 +63,11 @@ def elbow_angle_min(body: Body) -> float | None:
 
 
 def feet_spread(body: Body) -> float | None:
-    """Ankle gap in shoulder widths (front view)."""
+    """Ankle gap in shoulder widths (front view; None side-on)."""
     if not (body.side_seen("left", ("shoulder", "ankle")) and body.side_seen("right", ("shoulder", "ankle"))):
         return None
     width = body.shoulder_width()
-    if width < 1e-6:
+    if width < 1e-6 or width < FRONT_VIEW_MIN_SHOULDERS * body.torso_length():
         return None
     return float(np.linalg.norm(body.p("left", "ankle") - body.p("right", "ankle")) / width)
 
