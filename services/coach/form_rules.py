@@ -7,13 +7,14 @@ import numpy as np
 
 from common.exercises import CATALOGUE, Condition, FormRule
 from services.coach.body import Body
+from services.coach.setup_checks import SETUP_LIMITS
 
 # Side-on measures (knee over toes, head tilt) are meaningless when the camera faces the trainee.
 SIDE_VIEW_FOOT_MIN_SHINS = 0.25    # the foot must show this much length (heel to toe) in the picture
 SIDE_VIEW_MAX_SHOULDERS = 0.5      # shoulder width / torso length: ~0.2 side-on, ~0.7 facing the camera
-# Sideways measures (the feet's spread) need the body's width: side-on it is lost (the ankles overlap). Turned part
-# way, the gap and the shoulders shrink alike and their ratio holds.
-FRONT_VIEW_MIN_SHOULDERS = 0.3
+# Sideways measures (the feet's spread) need the body's width: side-on (the setup check's line) it is lost, the
+# ankles overlap. Turned part way, the gap and the shoulders shrink alike and their ratio holds.
+FRONT_VIEW_MIN_SHOULDERS = SETUP_LIMITS["side_max_ratio"]
 
 
 # --------------------------------------------------------------------------- geometry helpers
