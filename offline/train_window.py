@@ -4,7 +4,8 @@ A window is labelled with the clip's exercise while that exercise's own rep sign
 body is still (standing or lying still is never an exercise) or does something else ('other' clips, the parts of
 clips described in offline/dataset.SEGMENTS), and plank throughout a plank clip. Augmented replays of every
 clip (mirror, camera roll and zoom, a faster or slower trainee, 10-18 frames/s, dropped frames, jitter; push-ups
-turned head-up; side views seen from another direction) teach it cameras and trainees the clips do not have.
+turned head-up; side views, and front views of jumping jacks, seen from another direction) teach it cameras and
+trainees the clips do not have.
 """
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from common.exercises import CATALOGUE, EXERCISES, NONE
-from common.features import (L_ANKLE, L_ELBOW, L_HIP, L_KNEE, L_SHOULDER, L_WRIST, MIRROR_INDEX, NUM_LANDMARKS,
-                             R_ANKLE, R_ELBOW, R_HIP, R_KNEE, R_SHOULDER)
+from common.features import (L_ANKLE, L_ELBOW, L_FOOT, L_HIP, L_KNEE, L_SHOULDER, L_WRIST, MIRROR_INDEX, NUM_LANDMARKS,
+                             R_ANKLE, R_ELBOW, R_FOOT, R_HIP, R_KNEE, R_SHOULDER)
 from common.rep_signals import measure_all, signal_value
 from offline import dataset
 from offline.clip_stream import Clip, resample
@@ -47,10 +48,20 @@ INCLINE_COPIES = 2
 # another direction: its joints set HALF_WIDTH torso lengths out to either side, the body turned TURN_DEG about the
 # vertical, seen by a camera CAMERA_DISTANCE torso lengths away looking down by up to CAMERA_PITCH_DEG. The windows
 # keep the labels of the clip as filmed (the 2-D swing of a turned rep is smaller, not absent). Clips of other
-# activities are turned too, so that a view alone never says "exercise". Not turned: jumping jacks (their arms and
-# legs swing sideways, in the width a side view has lost) and planks (most plank clips are on the forearms; turned,
-# they taught the model that a plank on straight arms is not one, and a held-out one lost half its time).
+# activities are turned too, so that a view alone never says "exercise". Not turned: side views of jumping jacks
+# (their arms and legs swing sideways, in the width a side view has lost; front views are, below) and planks (most
+# plank clips are on the forearms; turned, they taught the model that a plank on straight arms is not one, and a
+# held-out one lost half its time).
 TURNED = ("push_up", "crunch", "squat", "lunge", dataset.OTHER)
+# Jumping jacks are the other way round: arms and legs swing sideways, in the plane a front view sees whole; what it
+# loses is the depth, which a jack barely has. So each front-view clip of jumping jacks (and of other activities)
+# gets TURN_COPIES replays too, its joints in one plane (the face and the toes FRONT_DEPTH torso lengths ahead of
+# it), turned and seen the same way: the side and three-quarter views of jacks the clips lack.
+FRONT_TURNED = ("jumping_jack", dataset.OTHER)
+FRONT_VIEW = 0.55             # shoulders at least this share of the torso's length apart (median): facing the camera
+FRONT_DEPTH = np.zeros(NUM_LANDMARKS)
+FRONT_DEPTH[:11] = -0.1                                           # the face (- : towards the camera)
+FRONT_DEPTH[[L_FOOT, R_FOOT]] = -0.15                             # the toes
 TURN_COPIES = 2
 TURN_DEG = (25.0, 90.0)
 CAMERA_DISTANCE = (3.0, 8.0)
@@ -128,20 +139,26 @@ def proportions(clip: Clip) -> tuple[float, float]:
 
 
 def turned(clip: Clip, rng: np.random.Generator) -> Clip | None:
-    """The clip seen from another direction around the trainee (None: not filmed from the side)."""
+    """The clip seen from another direction around the trainee (None: not a side view of a TURNED exercise nor a
+    front view of a FRONT_TURNED one)."""
     lm = clip.landmarks.copy()
     xy = lm[..., :2].astype(np.float64) * np.array([clip.aspect, 1.0])
     seen = ~np.isnan(xy[:, 0, 0])
     if seen.sum() < 3:
         return None
     torso, width = proportions(clip)
-    if torso < 1e-6 or width >= SIDE_VIEW * torso:
+    if not torso > 1e-6:
         return None
     hips = xy[seen][:, [L_HIP, R_HIP]].mean(1)
-    vis = lm[seen][..., 3]      # the side facing the camera is the one BlazePose sees better
-    left_near = np.nanmean(vis[:, [L_SHOULDER, L_HIP, L_KNEE, L_ANKLE]]) >= np.nanmean(
-        vis[:, [R_SHOULDER, R_HIP, R_KNEE, R_ANKLE]])
-    depth = HALF_WIDTH * torso * np.where(LEFT == left_near, -1.0, 1.0)    # + : away from the camera
+    if width < SIDE_VIEW * torso and clip.exercise in TURNED:
+        vis = lm[seen][..., 3]      # the side facing the camera is the one BlazePose sees better
+        left_near = np.nanmean(vis[:, [L_SHOULDER, L_HIP, L_KNEE, L_ANKLE]]) >= np.nanmean(
+            vis[:, [R_SHOULDER, R_HIP, R_KNEE, R_ANKLE]])
+        depth = HALF_WIDTH * torso * np.where(LEFT == left_near, -1.0, 1.0)    # + : away from the camera
+    elif width >= FRONT_VIEW * torso and clip.exercise in FRONT_TURNED:
+        depth = FRONT_DEPTH * torso
+    else:
+        return None
     centre = np.median(hips, axis=0)
     x, y = xy[..., 0] - centre[0], xy[..., 1] - centre[1]
     yaw = np.radians(rng.uniform(*TURN_DEG)) * rng.choice([-1.0, 1.0])
@@ -248,7 +265,7 @@ def clip_dataset(clip: Clip, copies: int = AUG_COPIES, seed: int = SEED) -> tupl
         Xa, la = clip_windows(augmented, stretch)
         xs.append(Xa)
         ys += la
-    for _ in range(TURN_COPIES if clip.exercise in TURNED else 0):
+    for _ in range(TURN_COPIES if clip.exercise in TURNED + FRONT_TURNED else 0):
         source = turned(clip, rng)
         if source is None:
             break
@@ -272,7 +289,8 @@ def metadata(train_files: list[str], y: np.ndarray, rounds: int = ROUNDS) -> dic
     return {"classes": CLASSES, "features": window.FEATURE_NAMES, "window_s": window.WINDOW_S,
             "min_span_s": window.MIN_SPAN_S, "step_s": STEP_S, "params": PARAMS, "rounds": rounds,
             "aug_copies": AUG_COPIES, "inclines": INCLINES, "incline_copies": INCLINE_COPIES,
-            "turned": list(TURNED), "turn_copies": TURN_COPIES, "turn_deg": list(TURN_DEG), "seed": SEED,
+            "turned": list(TURNED), "front_turned": list(FRONT_TURNED), "turn_copies": TURN_COPIES,
+            "turn_deg": list(TURN_DEG), "seed": SEED,
             "train_clips": sorted(train_files),
             "windows": {c: int((y == i).sum()) for i, c in enumerate(CLASSES)}}
 
