@@ -78,8 +78,9 @@ def run(data_dir: Path, models_dir: Path) -> dict:
         for i in range(JACK_TURNS):
             if (turned := train_window.turned(clips[f], rng)) is None:
                 break     # not a front view
-            windows = train_window.clip_windows(turned, source=clips[f])
-            turned_rows += [r for r in (_scored(booster, turned, windows, f"{f} turned {i + 1}"),) if r]
+            row = _scored(booster, turned, train_window.clip_windows(turned, source=clips[f]), f"{f} turned {i + 1}")
+            if row is not None:
+                turned_rows.append(row)
     report["turned_jacks"] = _summary(turned_rows)
     return report
 
