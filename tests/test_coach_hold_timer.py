@@ -59,3 +59,16 @@ def test_restored_total_is_kept():
     timer = HoldTimer("plank", total_s=42.0)
     run(timer, [True] * 60 + [False] * 60)
     assert timer.total_s() == pytest.approx(44.0, abs=0.05)
+
+
+def test_a_hold_found_again_is_backdated_only_to_where_the_last_one_ended():
+    # The vote loses a plank for 1.5 s and finds it again; the posture was held all along, and the new hold is
+    # backdated over the gap, not over the 4 s already counted (a 6.3 s clip once summed to 8 s).
+    timer = HoldTimer("plank", HoldTiming(dropout_s=1.0))
+    events, t = run(timer, [True] * 120 + [False] * 45)
+    assert events[-1].hold.seconds == pytest.approx(4.0, abs=0.05)
+    events, t = run(timer, [True] * 30, t0=t)
+    timer.backdate(t - 3.0)                  # 3 s of posture in the frames kept: back to 3.5 s of stream time ...
+    events += timer.finish(t)
+    assert events[-1].hold.seconds == pytest.approx(6.5 - 4.0, abs=0.05)   # ... but the first hold ran to 4.0 s
+    assert timer.total_s() == pytest.approx(t, abs=0.05)                   # the whole 6.5 s stream, once

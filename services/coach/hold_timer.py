@@ -40,6 +40,7 @@ class HoldTimer:
         self._last_now: float | None = None
         self._frame_s = self.timing.frame_s
         self._milestones = 0
+        self._banked_until: float | None = None   # where the last finished hold ended (already counted)
 
     @property
     def holding(self) -> bool:
@@ -50,7 +51,10 @@ class HoldTimer:
         return self._start
 
     def backdate(self, start: float) -> None:
-        """The hold in progress really began at `start` (seen before the exercise vote caught up)."""
+        """The hold in progress really began at `start` (seen before the exercise vote caught up), but never before
+        the end of a hold already counted: a hold the vote lost for a moment and found again is not counted twice."""
+        if self._banked_until is not None:
+            start = max(start, self._banked_until)
         if self._start is not None and start < self._start:
             self._start = start
 
@@ -96,4 +100,5 @@ class HoldTimer:
         if seconds < self.timing.min_hold_s:
             return HoldEvent("end", seconds, None)
         self.banked_s += seconds
+        self._banked_until = start + seconds
         return HoldEvent("end", seconds, Hold(self.exercise, start, round(seconds, 2)))
