@@ -4,8 +4,8 @@ A window is labelled with the clip's exercise while that exercise's own rep sign
 body is still (standing or lying still is never an exercise) or does something else ('other' clips, the parts of
 clips described in offline/dataset.SEGMENTS), and plank throughout a plank clip. Augmented replays of every
 clip (mirror, camera roll and zoom, a faster or slower trainee, 10-18 frames/s, dropped frames, jitter; push-ups
-turned head-up; side views, and front views of jumping jacks, seen from another direction) teach it cameras and
-trainees the clips do not have.
+turned head-up; forearm planks raised onto straight arms; side views, and front views of jumping jacks, seen from
+another direction) teach it cameras and trainees the clips do not have.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from common.exercises import CATALOGUE, EXERCISES, NONE
 from common.features import (L_ANKLE, L_ELBOW, L_FOOT, L_HIP, L_KNEE, L_SHOULDER, L_WRIST, MIRROR_INDEX, NUM_LANDMARKS,
-                             R_ANKLE, R_ELBOW, R_FOOT, R_HIP, R_KNEE, R_SHOULDER)
+                             R_ANKLE, R_ELBOW, R_FOOT, R_HIP, R_KNEE, R_SHOULDER, R_WRIST)
 from common.rep_signals import measure_all, signal_value
 from offline import dataset
 from offline.clip_stream import Clip, resample
@@ -48,11 +48,12 @@ INCLINE_COPIES = 2
 # another direction: its joints set HALF_WIDTH torso lengths out to either side, the body turned TURN_DEG about the
 # vertical, seen by a camera CAMERA_DISTANCE torso lengths away looking down by up to CAMERA_PITCH_DEG. The windows
 # keep the labels of the clip as filmed (the 2-D swing of a turned rep is smaller, not absent). Clips of other
-# activities are turned too, so that a view alone never says "exercise". Not turned: side views of jumping jacks
-# (their arms and legs swing sideways, in the width a side view has lost; front views are, below) and planks (most
-# plank clips are on the forearms; turned, they taught the model that a plank on straight arms is not one, and a
-# held-out one lost half its time).
-TURNED = ("push_up", "crunch", "squat", "lunge", dataset.OTHER)
+# activities are turned too, so that a view alone never says "exercise". Planks are turned on their forearms and,
+# raised onto straight arms (below), on their hands: turned on their forearms alone (all but one plank clip), they
+# taught the model that a plank on straight arms is not one, and a held-out one lost half its time. Side views of
+# jumping jacks are not turned: their arms and legs swing sideways, in the width a side view has lost (front views
+# are, below).
+TURNED = ("push_up", "crunch", "squat", "lunge", "plank", dataset.OTHER)
 # Jumping jacks are the other way round: arms and legs swing sideways, in the plane a front view sees whole; what it
 # loses is the depth, which a jack barely has. So each front-view clip of jumping jacks (and of other activities)
 # gets TURN_COPIES replays too, its joints in one plane (the face and the toes FRONT_DEPTH torso lengths ahead of
@@ -62,6 +63,12 @@ FRONT_VIEW = 0.55             # shoulders at least this share of the torso's len
 FRONT_DEPTH = np.zeros(NUM_LANDMARKS)
 FRONT_DEPTH[:11] = -0.1                                           # the face (- : towards the camera)
 FRONT_DEPTH[[L_FOOT, R_FOOT]] = -0.15                             # the toes
+# Planks on straight arms: every plank clip but one is on the forearms. A forearm plank raised onto straight arms
+# (the body turned up about the feet until the shoulders are a forearm higher, the hands on the floor under them)
+# is one; each side-view forearm plank clip gets STRAIGHT_ARM_COPIES such replays, and its turned replays
+# (TURN_COPIES) alternate between the two.
+STRAIGHT_ARM_COPIES = 1
+STRAIGHT_ARM_MAX_ELBOW = 120.0    # a plank whose elbow angle (median) is over this is on straight arms already
 TURN_COPIES = 2
 TURN_DEG = (25.0, 90.0)
 CAMERA_DISTANCE = (3.0, 8.0)
@@ -123,6 +130,51 @@ def incline(clip: Clip, low: float, high: float, rng: np.random.Generator) -> Cl
     centre = np.median(hips, axis=0)
     xy = (xy - centre) @ rot.T + centre
     lm[..., :2] = xy / np.array([clip.aspect, 1.0])
+    return replace(clip, landmarks=lm.astype(np.float32))
+
+
+def straight_armed(clip: Clip) -> Clip | None:
+    """A side-view forearm plank raised onto straight arms (None: not a side view of one)."""
+    lm = clip.landmarks.copy()
+    xy = lm[..., :2].astype(np.float64) * np.array([clip.aspect, 1.0])
+    seen = ~np.isnan(xy[:, 0, 0])
+    torso, width = proportions(clip)
+    if seen.sum() < 3 or not torso > 1e-6 or width >= SIDE_VIEW * torso:
+        return None
+    shoulders, elbows = xy[:, [L_SHOULDER, R_SHOULDER]], xy[:, [L_ELBOW, R_ELBOW]]
+    wrists, feet = xy[:, [L_WRIST, R_WRIST]], xy[:, [L_ANKLE, R_ANKLE]].mean(1)
+    upper = np.nanmedian(np.linalg.norm(shoulders - elbows, axis=2))
+    fore = np.nanmedian(np.linalg.norm(elbows - wrists, axis=2))
+    bend = np.degrees(np.arccos(np.clip(np.nansum((shoulders - elbows) * (wrists - elbows), axis=2) / np.maximum(
+        np.linalg.norm(shoulders - elbows, axis=2) * np.linalg.norm(wrists - elbows, axis=2), 1e-9), -1, 1)))
+    if not (upper > 1e-6 and fore > 1e-6) or np.nanmedian(bend) > STRAIGHT_ARM_MAX_ELBOW:
+        return None
+    # The floor runs from the elbows to the feet (both on it); "up" is across it, towards the shoulders.
+    along = np.nanmedian(feet - elbows.mean(1), axis=0)
+    along /= max(np.linalg.norm(along), 1e-9)
+    up = np.array([along[1], -along[0]])
+    if np.nanmedian((shoulders.mean(1) - elbows.mean(1)) @ up) < 0:
+        up = -up
+    out = xy.copy()
+    for i in np.flatnonzero(seen):
+        rel = shoulders[i].mean(0) - feet[i]
+        reach = np.linalg.norm(rel)
+        height = rel @ up
+        if not reach > upper + fore or not np.isfinite(height):
+            out[i] = np.nan             # too short from shoulders to feet for a plank (a cut, a close-up): no body
+            continue
+        turn = np.arcsin(min(1.0, (height + fore) / reach)) - np.arcsin(np.clip(height / reach, -1.0, 1.0))
+        turn *= np.sign(np.cross(rel, up)) or 1.0          # towards "up"
+        rot = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+        body = (xy[i] - feet[i]) @ rot.T + feet[i]
+        out[i] = body
+        for side, (sh, el, wr) in enumerate(((L_SHOULDER, L_ELBOW, L_WRIST), (R_SHOULDER, R_ELBOW, R_WRIST))):
+            floor = body[sh] - up * ((body[sh] - feet[i]) @ up)      # under the shoulder, on the floor line
+            out[i, el] = body[sh] + (floor - body[sh]) * upper / (upper + fore)
+            out[i, wr] = floor
+            out[i, L_WRIST + 2 + side:L_HIP:2] = floor + (xy[i, L_WRIST + 2 + side:L_HIP:2] - xy[i, wr]) * 0.5
+    lm[..., :2] = out / np.array([clip.aspect, 1.0])
+    lm[np.isnan(out[:, :, 0])] = np.nan
     return replace(clip, landmarks=lm.astype(np.float32))
 
 
@@ -265,8 +317,15 @@ def clip_dataset(clip: Clip, copies: int = AUG_COPIES, seed: int = SEED) -> tupl
         Xa, la = clip_windows(augmented, stretch)
         xs.append(Xa)
         ys += la
-    for _ in range(TURN_COPIES if clip.exercise in TURNED + FRONT_TURNED else 0):
-        source = turned(clip, rng)
+    raised = straight_armed(clip) if clip.exercise == "plank" else None
+    for _ in range(STRAIGHT_ARM_COPIES if raised is not None else 0):
+        augmented, stretch = augment(raised, rng)
+        Xa, la = clip_windows(augmented, stretch)
+        xs.append(Xa)
+        ys += la
+    sources = [clip] if raised is None else [clip, raised]      # a plank is turned on its forearms and its hands
+    for i in range(TURN_COPIES if clip.exercise in TURNED + FRONT_TURNED else 0):
+        source = turned(sources[i % len(sources)], rng)
         if source is None:
             break
         augmented, stretch = augment(source, rng)
@@ -290,6 +349,7 @@ def metadata(train_files: list[str], y: np.ndarray, rounds: int = ROUNDS) -> dic
             "min_span_s": window.MIN_SPAN_S, "step_s": STEP_S, "params": PARAMS, "rounds": rounds,
             "aug_copies": AUG_COPIES, "inclines": INCLINES, "incline_copies": INCLINE_COPIES,
             "turned": list(TURNED), "front_turned": list(FRONT_TURNED), "turn_copies": TURN_COPIES,
+            "straight_arm_copies": STRAIGHT_ARM_COPIES,
             "turn_deg": list(TURN_DEG), "seed": SEED,
             "train_clips": sorted(train_files),
             "windows": {c: int((y == i).sum()) for i, c in enumerate(CLASSES)}}

@@ -4,7 +4,7 @@
 
 Trainees film from wherever the phone stands, and the data has few clips of most views. This trains the window
 model on every labelled clip except those of the exercises `offline.train_window.TURNED` replays from other
-directions (push-ups, crunches, squats, lunges) that are not filmed from the side, then scores those left-out
+directions (push-ups, crunches, squats, lunges, planks) that are not filmed from the side, then scores those left-out
 clips: the share of their windows of motion named right, and each clip's most frequent answer. Not a shipped
 model: an experiment on design choices (it uses held-out clips too).
 
@@ -27,7 +27,7 @@ from common.exercises import NONE
 from offline import clip_stream, dataset, train_window
 from services.classifier import motion_window as window
 
-EXERCISES = ("push_up", "crunch", "squat", "lunge")
+EXERCISES = ("push_up", "crunch", "squat", "lunge", "plank")
 JACK_TURNS = 3
 
 

@@ -227,16 +227,47 @@ def test_a_front_view_of_jumping_jacks_is_replayed_from_the_side_with_the_arms_s
     assert train_window.turned(_pose_clip([side_pose(torso=180)] * 3, "jumping_jack"), _Rng(1.0)) is None
 
 
+def test_a_forearm_plank_is_replayed_on_straight_arms_with_the_hands_under_the_shoulders():
+    """The clips' planks are on the forearms: each is replayed raised onto straight arms (the body turned up about
+    the feet, the hands on the floor under the shoulders). A plank already on straight arms, or seen from the front,
+    is not."""
+    from common.rep_signals import measure_all
+    from offline import train_window
+    from tests.test_phase_labels import front_pose, side_pose
+    forearms = _pose_clip([side_pose(torso=180, arms=(90.0, 90.0), forearms=(180.0, 180.0), roll=-90.0)] * 3,
+                          "plank")
+    raised = train_window.straight_armed(forearms)
+    for before, after in zip(forearms.landmarks, raised.landmarks):
+        xy0, xy1 = before[:, :2] * [ASPECT, 1.0], after[:, :2] * [ASPECT, 1.0]
+        forearm = np.linalg.norm(xy0[13] - xy0[15])
+        assert abs((xy0[11, 1] - xy1[11, 1]) - forearm) < 0.2 * forearm          # the shoulders a forearm higher
+        assert np.abs(xy1[[27, 28]] - xy0[[27, 28]]).max() < 0.05 * forearm     # the feet stay
+        floor = xy0[[27, 28]].mean(0) - xy0[[13, 14]].mean(0)                    # elbows and feet on the floor
+        floor /= np.linalg.norm(floor)
+        arm = xy1[15] - xy1[11]
+        assert abs(arm @ floor) < 0.1 * forearm                                  # hands under the shoulders ...
+        off_floor = xy1[15] - xy0[13]
+        assert abs(off_floor[0] * floor[1] - off_floor[1] * floor[0]) < 0.1 * forearm   # ... on the floor
+        assert measure_all(after, ASPECT)["elbow_angle"] > 170.0
+        assert measure_all(before, ASPECT)["elbow_angle"] < 100.0
+    straight = _pose_clip([side_pose(torso=180, arms=(90.0, 90.0), forearms=(90.0, 90.0), roll=-90.0)] * 3, "plank")
+    assert train_window.straight_armed(straight) is None
+    assert train_window.straight_armed(_pose_clip([front_pose()] * 3, "plank")) is None
+
+
 def test_side_view_clips_teach_level_1_the_views_it_never_saw(data_dir):
     """Trained without any push-up, crunch, squat or lunge clip not filmed from the side (offline.view_out), level 1
     still names most of those clips: the turned replays of the side views teach their directions. Without them
-    (e409ed3): 25 of 45 clips, 30 % of their moving windows, 6 of 13 push-up clips. Likewise jumping jacks seen
-    from the side, which the data lacks, from the front views turned."""
+    (e409ed3): 25 of 45 clips, 30 % of their moving windows, 6 of 13 push-up clips. Likewise a plank filmed
+    head-on, and jumping jacks seen from the side, which the data lacks, from the front views turned."""
     from offline.view_out import run
     report = run(data_dir, PROJECT_ROOT / "models")
     assert report["left_out_clips"] >= 40
     assert report["clips_right"] >= 31 and report["windows_right"] >= 0.45
     assert report["per_exercise"]["push_up"] >= 11
+    # A forearm plank filmed head-on: taught by the turned side-view planks (52 % of its windows without them).
+    planks = [r for r in report["clips"] if r["exercise"] == "plank"]
+    assert planks and sum(r["right"] for r in planks) >= 0.8 * sum(r["windows"] for r in planks)
     # The held-out jumping jacks, left out too and seen from the side or at an angle: named by the turned replays
     # of the front views (without them, 5 of 12 and 25 % of the windows: side-on jacks were read as squats).
     jacks = report["turned_jacks"]
