@@ -164,7 +164,7 @@ def straight_armed(clip: Clip) -> Clip | None:
             out[i] = np.nan             # too short from shoulders to feet for a plank (a cut, a close-up): no body
             continue
         turn = np.arcsin(min(1.0, (height + fore) / reach)) - np.arcsin(np.clip(height / reach, -1.0, 1.0))
-        turn *= np.sign(np.cross(rel, up)) or 1.0          # towards "up"
+        turn *= 1.0 if rel[0] * up[1] - rel[1] * up[0] >= 0 else -1.0      # towards "up"
         rot = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
         body = (xy[i] - feet[i]) @ rot.T + feet[i]
         out[i] = body
