@@ -88,6 +88,11 @@ LEFT[[1, 2, 3, 7, 9]] = True                                      # the left eye
 LEFT[L_SHOULDER::2] = True
 
 
+def _rotation(angle: float) -> np.ndarray:
+    """The 2-D rotation by `angle` radians (row vectors: points @ _rotation(a).T)."""
+    return np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+
+
 def augment(clip: Clip, rng: np.random.Generator) -> tuple[Clip, float]:
     """Another camera and trainee; returns the clip and its time stretch (to place the SEGMENTS)."""
     lm = clip.landmarks.copy()
@@ -96,7 +101,7 @@ def augment(clip: Clip, rng: np.random.Generator) -> tuple[Clip, float]:
         lm[..., 0] = 1.0 - lm[..., 0]
     xy = lm[..., :2] * np.array([clip.aspect, 1.0])
     angle = np.radians(rng.uniform(-12, 12))
-    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    rot = _rotation(angle)
     centre = np.array([clip.aspect / 2, 0.5])
     xy = (xy - centre) @ rot.T * rng.uniform(0.7, 1.3) + centre
     xy += rng.normal(0, 0.004, xy.shape)
@@ -126,7 +131,7 @@ def incline(clip: Clip, low: float, high: float, rng: np.random.Generator) -> Cl
         return None
     # y points down: turning by +angle moves a point right of the centre down, so the head-up turn is -sign(along)
     angle = -np.sign(along) * np.radians(rng.uniform(low, high))
-    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    rot = _rotation(angle)
     centre = np.median(hips, axis=0)
     xy = (xy - centre) @ rot.T + centre
     lm[..., :2] = xy / np.array([clip.aspect, 1.0])
@@ -145,9 +150,8 @@ def straight_armed(clip: Clip) -> Clip | None:
     wrists, feet = xy[:, [L_WRIST, R_WRIST]], xy[:, [L_ANKLE, R_ANKLE]].mean(1)
     upper = np.nanmedian(np.linalg.norm(shoulders - elbows, axis=2))
     fore = np.nanmedian(np.linalg.norm(elbows - wrists, axis=2))
-    bend = np.degrees(np.arccos(np.clip(np.nansum((shoulders - elbows) * (wrists - elbows), axis=2) / np.maximum(
-        np.linalg.norm(shoulders - elbows, axis=2) * np.linalg.norm(wrists - elbows, axis=2), 1e-9), -1, 1)))
-    if not (upper > 1e-6 and fore > 1e-6) or np.nanmedian(bend) > STRAIGHT_ARM_MAX_ELBOW:
+    bend = [a for a in (measure_all(p, clip.aspect)["elbow_angle"] for p in clip.landmarks[seen]) if a is not None]
+    if not (upper > 1e-6 and fore > 1e-6 and bend) or np.median(bend) > STRAIGHT_ARM_MAX_ELBOW:
         return None
     # The floor runs from the elbows to the feet (both on it); "up" is across it, towards the shoulders.
     along = np.nanmedian(feet - elbows.mean(1), axis=0)
@@ -165,8 +169,7 @@ def straight_armed(clip: Clip) -> Clip | None:
             continue
         turn = np.arcsin(min(1.0, (height + fore) / reach)) - np.arcsin(np.clip(height / reach, -1.0, 1.0))
         turn *= 1.0 if rel[0] * up[1] - rel[1] * up[0] >= 0 else -1.0      # towards "up"
-        rot = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
-        body = (xy[i] - feet[i]) @ rot.T + feet[i]
+        body = (xy[i] - feet[i]) @ _rotation(turn).T + feet[i]
         out[i] = body
         for side, (sh, el, wr) in enumerate(((L_SHOULDER, L_ELBOW, L_WRIST), (R_SHOULDER, R_ELBOW, R_WRIST))):
             floor = body[sh] - up * ((body[sh] - feet[i]) @ up)      # under the shoulder, on the floor line
@@ -308,30 +311,28 @@ def clip_dataset(clip: Clip, copies: int = AUG_COPIES, seed: int = SEED) -> tupl
     rng = np.random.default_rng([seed, sum(map(ord, clip.file))])
     X, labels = clip_windows(clip)
     xs, ys = [X], list(labels)
+
+    def replay(source: Clip, labels_from: Clip | None = None) -> None:
+        """Windows of an augmented replay of `source` (labelled from `labels_from`'s signals when given)."""
+        augmented, stretch = augment(source, rng)
+        Xa, la = clip_windows(augmented, stretch, source=labels_from)
+        xs.append(Xa)
+        ys.extend(la)
+
     inclined = INCLINE_COPIES if clip.exercise in INCLINES else 0
     for i in range(copies + inclined):
         source = clip if i < copies else incline(clip, *INCLINES[clip.exercise], rng)
-        if source is None:
-            continue
-        augmented, stretch = augment(source, rng)
-        Xa, la = clip_windows(augmented, stretch)
-        xs.append(Xa)
-        ys += la
+        if source is not None:
+            replay(source)
     raised = straight_armed(clip) if clip.exercise == "plank" else None
     for _ in range(STRAIGHT_ARM_COPIES if raised is not None else 0):
-        augmented, stretch = augment(raised, rng)
-        Xa, la = clip_windows(augmented, stretch)
-        xs.append(Xa)
-        ys += la
+        replay(raised)
     sources = [clip] if raised is None else [clip, raised]      # a plank is turned on its forearms and its hands
     for i in range(TURN_COPIES if clip.exercise in TURNED + FRONT_TURNED else 0):
         source = turned(sources[i % len(sources)], rng)
         if source is None:
             break
-        augmented, stretch = augment(source, rng)
-        Xa, la = clip_windows(augmented, stretch, source=clip)
-        xs.append(Xa)
-        ys += la
+        replay(source, labels_from=clip)
     return np.concatenate(xs), np.array([CLASSES.index(v) for v in ys], int)
 
 
