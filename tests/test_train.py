@@ -255,6 +255,40 @@ def test_a_forearm_plank_is_replayed_on_straight_arms_with_the_hands_under_the_s
     assert train_window.straight_armed(_pose_clip([front_pose()] * 3, "plank")) is None
 
 
+class _Draw:
+    """A random generator whose draws are all `value`."""
+    def __init__(self, value):
+        self.value = value
+
+    def uniform(self, low, high):
+        return self.value
+
+
+def test_a_crunch_is_replayed_with_straighter_legs_and_the_same_rep_signals():
+    """The crunch clips mostly bend the knees to 30-70 deg: each is replayed with the knees opened (the shins turned
+    about the knees), as in full sit-ups or sit-ups on a decline bench. Only the shins and feet move; the crunch's
+    rep signals and the shins' lengths do not; no knee opens past OPEN_KNEE_MAX."""
+    from common.rep_signals import measure_all
+    from offline import train_window
+    from tests.test_phase_labels import side_pose
+    poses = [side_pose(torso=t, thighs=(k, k), shins=(0.0, 0.0), arms=(150.0, 150.0), roll=-90.0)
+             for t, k in ((150.0, 135.0), (110.0, 135.0), (150.0, 70.0))]        # knees at 45, 45 and 110 deg
+    clip = _pose_clip(poses, "crunch")
+    opened = train_window.knees_opened(clip, _Draw(60.0))
+    for before, after in zip(clip.landmarks, opened.landmarks):
+        b, a = measure_all(before, ASPECT), measure_all(after, ASPECT)
+        assert a["knee_angle"] == pytest.approx(min(b["knee_angle"] + 60.0, train_window.OPEN_KNEE_MAX), abs=0.5)
+        for name in ("trunk_bend", "head_curl"):
+            assert a[name] == pytest.approx(b[name], abs=1e-3)
+        assert np.abs(after[:27] - before[:27]).max() < 1e-6                   # all but the shins and feet stay
+        xy0, xy1 = before[:, :2] * [ASPECT, 1.0], after[:, :2] * [ASPECT, 1.0]
+        for joint, end in ((25, 27), (27, 31), (26, 28), (28, 32)):             # knee-ankle, ankle-toes
+            length = np.linalg.norm(xy0[end] - xy0[joint])
+            assert np.linalg.norm(xy1[end] - xy1[joint]) == pytest.approx(length, rel=1e-4)
+    assert measure_all(opened.landmarks[2], ASPECT)["knee_angle"] == pytest.approx(train_window.OPEN_KNEE_MAX,
+                                                                                  abs=0.5)
+
+
 def test_side_view_clips_teach_level_1_the_views_it_never_saw(data_dir):
     """Trained without any push-up, crunch, squat or lunge clip not filmed from the side (offline.view_out), level 1
     still names most of those clips: the turned replays of the side views teach their directions. Without them
