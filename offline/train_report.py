@@ -65,8 +65,8 @@ def markdown(report: dict) -> str:
         "",
         f"Training windows of motion for level 1: {td['windows_level1']} (every {0.25} s of every training clip and "
         "of its augmented replays: mirror, camera roll and zoom, faster or slower, 10-18 frames/s, dropped frames; "
-        "push-ups turned head-up; forearm planks raised onto straight arms; crunches with straighter legs; side "
-        "views, and front views of jumping jacks, seen from another direction); "
+        "push-ups turned head-up; forearm planks raised onto straight arms; crunches with straighter legs, and "
+        "replayed as leg raises (none); side views, and front views of jumping jacks, seen from another direction); "
         f"frames for level 2: {td['rows_level2']} (after mirroring, camera variation and the seed's noise).",
         "",
         "| level-1 class | windows |", "|---|---|",

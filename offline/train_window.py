@@ -4,8 +4,9 @@ A window is labelled with the clip's exercise while that exercise's own rep sign
 body is still (standing or lying still is never an exercise) or does something else ('other' clips, the parts of
 clips described in offline/dataset.SEGMENTS), and plank throughout a plank clip. Augmented replays of every
 clip (mirror, camera roll and zoom, a faster or slower trainee, 10-18 frames/s, dropped frames, jitter; push-ups
-turned head-up; forearm planks raised onto straight arms; crunches with straighter legs; side views, and front views
-of jumping jacks, seen from another direction) teach it cameras and trainees the clips do not have.
+turned head-up; forearm planks raised onto straight arms; crunches with straighter legs, and replayed as leg raises,
+which are "none"; side views, and front views of jumping jacks, seen from another direction) teach it cameras and
+trainees the clips do not have.
 """
 from __future__ import annotations
 
@@ -78,6 +79,14 @@ OPEN_KNEES = ("crunch",)
 OPEN_KNEE_COPIES = 2
 OPEN_KNEE_DEG = (30.0, 90.0)
 OPEN_KNEE_MAX = 165.0
+# Lying leg raises are not crunches, and they swing the same hip angle; the training clips have one. Each crunch
+# clip gets LEG_RAISE_COPIES replays as leg raises, whose windows are "none": the trainee lies still as at the
+# clip's lowest point, and the legs, nearly straight (knees bent by LEG_RAISE_KNEE_BEND), rise LEG_RAISE_DEG about
+# the hips and come down, one raise every LEG_RAISE_PERIOD_S.
+LEG_RAISE_COPIES = 1
+LEG_RAISE_DEG = (50.0, 95.0)
+LEG_RAISE_PERIOD_S = (1.5, 4.0)
+LEG_RAISE_KNEE_BEND = (0.0, 25.0)
 STRAIGHT_ARM_MAX_ELBOW = 120.0    # a plank whose elbow angle (median) is over this is on straight arms already
 TURN_COPIES = 2
 TURN_DEG = (25.0, 90.0)
@@ -207,6 +216,38 @@ def knees_opened(clip: Clip, rng: np.random.Generator) -> Clip:
             xy[i, shin] = (xy[i, shin] - xy[i, knee]) @ _rotation(turn[i]).T + xy[i, knee]
     lm[..., :2] = xy / np.array([clip.aspect, 1.0])
     return replace(clip, landmarks=lm.astype(np.float32))
+
+
+def leg_raises(clip: Clip, rng: np.random.Generator) -> Clip | None:
+    """A crunch clip replayed as lying leg raises, labelled 'other' (None: no frame shows it lying back)."""
+    bends = [(b, i) for i in np.flatnonzero(~np.isnan(clip.landmarks[:, 0, 0]))
+             if (b := measure_all(clip.landmarks[i], clip.aspect)["trunk_bend"]) is not None]
+    if len(bends) < 3:
+        return None
+    lying = clip.landmarks[max(bends)[1]]                  # the clip's lowest point: lying back
+    body = lying[:, :2].astype(np.float64) * np.array([clip.aspect, 1.0])
+    hips, shoulders = body[[L_HIP, R_HIP]].mean(0), body[[L_SHOULDER, R_SHOULDER]].mean(0)
+    along = (hips - shoulders) / max(np.linalg.norm(hips - shoulders), 1e-9)   # where straight legs lie
+    up = np.array([along[1], -along[0]])
+    if (body[[L_KNEE, R_KNEE]].mean(0) - hips) @ up < 0:    # the bent knees are on the side away from the floor
+        up = -up
+    period = rng.uniform(*LEG_RAISE_PERIOD_S)
+    lift = np.radians(rng.uniform(*LEG_RAISE_DEG)) * (1 - np.cos(2 * np.pi * clip.t / period)) / 2
+    shin_lift = lift - np.radians(rng.uniform(*LEG_RAISE_KNEE_BEND))          # the knees nearly straight
+    thigh = np.cos(lift)[:, None] * along + np.sin(lift)[:, None] * up          # [N, 2]
+    shin = np.cos(shin_lift)[:, None] * along + np.sin(shin_lift)[:, None] * up
+    sole = np.cos(shin_lift)[:, None] * up - np.sin(shin_lift)[:, None] * along  # the toes: across the shin
+    xy = np.repeat(body[None], len(clip.t), axis=0)
+    for hip, knee, ankle, heel, foot in ((L_HIP, L_KNEE, L_ANKLE, L_HEEL, L_FOOT),
+                                         (R_HIP, R_KNEE, R_ANKLE, R_HEEL, R_FOOT)):
+        xy[:, knee] = body[hip] + thigh * np.linalg.norm(body[knee] - body[hip])
+        xy[:, ankle] = xy[:, knee] + shin * np.linalg.norm(body[ankle] - body[knee])
+        xy[:, foot] = xy[:, ankle] + sole * np.linalg.norm(body[foot] - body[ankle])
+        xy[:, heel] = xy[:, ankle] - sole * np.linalg.norm(body[heel] - body[ankle])
+    lm = np.repeat(lying[None], len(clip.t), axis=0)
+    lm[..., :2] = xy / np.array([clip.aspect, 1.0])
+    lm[np.isnan(clip.landmarks[:, 0, 0])] = np.nan                            # no body where the clip had none
+    return replace(clip, label=replace(clip.label, exercise=dataset.OTHER, reps=None), landmarks=lm.astype(np.float32))
 
 
 def proportions(clip: Clip) -> tuple[float, float]:
@@ -354,6 +395,9 @@ def clip_dataset(clip: Clip, copies: int = AUG_COPIES, seed: int = SEED) -> tupl
             replay(source)
     for _ in range(OPEN_KNEE_COPIES if clip.exercise in OPEN_KNEES else 0):
         replay(knees_opened(clip, rng))
+    raising = leg_raises(clip, rng) if clip.exercise in OPEN_KNEES else None
+    for _ in range(LEG_RAISE_COPIES if raising is not None else 0):
+        replay(raising)
     raised = straight_armed(clip) if clip.exercise == "plank" else None
     for _ in range(STRAIGHT_ARM_COPIES if raised is not None else 0):
         replay(raised)
