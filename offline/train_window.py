@@ -69,6 +69,7 @@ FRONT_DEPTH[[L_FOOT, R_FOOT]] = -0.15                             # the toes
 # is one; each side-view forearm plank clip gets STRAIGHT_ARM_COPIES such replays, and its turned replays
 # (TURN_COPIES) alternate between the two.
 STRAIGHT_ARM_COPIES = 1
+STRAIGHT_ARM_MAX_ELBOW = 120.0    # a plank whose elbow angle (median) is over this is on straight arms already
 # Sit-ups and crunches with straighter legs: four of the five training crunch clips bend the knees to 30-70 deg
 # (median), and trainees do them with the knees at 100-130 deg too (full sit-ups, feet hooked under a decline bench's
 # pad): the model learned the knee angle and read those as "none" (the decline-bench clip out of fold, the held-out
@@ -83,11 +84,11 @@ OPEN_KNEE_MAX = 165.0
 # clip gets LEG_RAISE_COPIES replays as leg raises, whose windows are "none": the trainee lies still as at the
 # clip's lowest point, and the legs, nearly straight (knees bent by LEG_RAISE_KNEE_BEND), rise LEG_RAISE_DEG about
 # the hips and come down, one raise every LEG_RAISE_PERIOD_S.
+LEG_RAISED = ("crunch",)
 LEG_RAISE_COPIES = 1
 LEG_RAISE_DEG = (50.0, 95.0)
 LEG_RAISE_PERIOD_S = (1.5, 4.0)
 LEG_RAISE_KNEE_BEND = (0.0, 25.0)
-STRAIGHT_ARM_MAX_ELBOW = 120.0    # a plank whose elbow angle (median) is over this is on straight arms already
 TURN_COPIES = 2
 TURN_DEG = (25.0, 90.0)
 CAMERA_DISTANCE = (3.0, 8.0)
@@ -395,7 +396,7 @@ def clip_dataset(clip: Clip, copies: int = AUG_COPIES, seed: int = SEED) -> tupl
             replay(source)
     for _ in range(OPEN_KNEE_COPIES if clip.exercise in OPEN_KNEES else 0):
         replay(knees_opened(clip, rng))
-    raising = leg_raises(clip, rng) if clip.exercise in OPEN_KNEES else None
+    raising = leg_raises(clip, rng) if clip.exercise in LEG_RAISED else None
     for _ in range(LEG_RAISE_COPIES if raising is not None else 0):
         replay(raising)
     raised = straight_armed(clip) if clip.exercise == "plank" else None
@@ -425,6 +426,8 @@ def metadata(train_files: list[str], y: np.ndarray, rounds: int = ROUNDS) -> dic
             "aug_copies": AUG_COPIES, "inclines": INCLINES, "incline_copies": INCLINE_COPIES,
             "turned": list(TURNED), "front_turned": list(FRONT_TURNED), "turn_copies": TURN_COPIES,
             "straight_arm_copies": STRAIGHT_ARM_COPIES,
+            "open_knees": list(OPEN_KNEES), "open_knee_copies": OPEN_KNEE_COPIES, "open_knee_deg": list(OPEN_KNEE_DEG),
+            "leg_raised": list(LEG_RAISED), "leg_raise_copies": LEG_RAISE_COPIES,
             "turn_deg": list(TURN_DEG), "seed": SEED,
             "train_clips": sorted(train_files),
             "windows": {c: int((y == i).sum()) for i, c in enumerate(CLASSES)}}
