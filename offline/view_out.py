@@ -3,13 +3,13 @@
     python -m offline.view_out [--json]
 
 Trainees film from wherever the phone stands, and the data has few clips of most views. This trains the window
-model on every labelled clip except those of the exercises `offline.train_window.TURNED` replays from other
+model on every labelled clip except those of the exercises `offline.replays.TURNED` replays from other
 directions (push-ups, crunches, squats, lunges, planks) that are not filmed from the side, then scores those left-out
 clips: the share of their windows of motion named right, and each clip's most frequent answer. Not a shipped
 model: an experiment on design choices (it uses held-out clips too).
 
 The data has no jumping jacks filmed from the side. The jack clips models/split.json holds out are left out as
-well, and scored seen from the side and at an angle: each replayed JACK_TURNS times by train_window.turned (the
+well, and scored seen from the side and at an angle: each replayed JACK_TURNS times by replays.turned (the
 same geometry that makes the training replays of the front views, so a figure on clips never seen, not on real
 side-view footage).
 """
@@ -24,7 +24,7 @@ import numpy as np
 
 from common.config import Settings
 from common.exercises import NONE
-from offline import clip_stream, dataset, train_window
+from offline import clip_stream, dataset, replays, train_window
 from services.classifier import motion_window as window
 
 EXERCISES = ("push_up", "crunch", "squat", "lunge", "plank")
@@ -32,8 +32,8 @@ JACK_TURNS = 3
 
 
 def width_over_torso(clip: clip_stream.Clip) -> float:
-    """Shoulder width over torso length in the picture (train_window.proportions; under SIDE_VIEW: a side view)."""
-    torso, width = train_window.proportions(clip)
+    """Shoulder width over torso length in the picture (replays.proportions; under SIDE_VIEW: a side view)."""
+    torso, width = replays.proportions(clip)
     return width / max(torso, 1e-6)
 
 
@@ -63,7 +63,7 @@ def _summary(rows: list[dict]) -> dict:
 def run(data_dir: Path, models_dir: Path) -> dict:
     clips = {lab.file: clip_stream.load(lab, data_dir) for lab in dataset.read_labels(data_dir)}
     left_out = sorted(f for f, c in clips.items()
-                      if c.exercise in EXERCISES and not width_over_torso(c) < train_window.SIDE_VIEW)
+                      if c.exercise in EXERCISES and not width_over_torso(c) < replays.SIDE_VIEW)
     jacks = sorted(f for f in dataset.read_split(models_dir)["held_out"]
                    if f in clips and clips[f].exercise == "jumping_jack")
     data = [train_window.clip_dataset(c) for f, c in clips.items() if f not in left_out + jacks]
@@ -76,7 +76,7 @@ def run(data_dir: Path, models_dir: Path) -> dict:
     for f in jacks:
         rng = np.random.default_rng([train_window.SEED, sum(map(ord, f))])
         for i in range(JACK_TURNS):
-            if (turned := train_window.turned(clips[f], rng)) is None:
+            if (turned := replays.turned(clips[f], rng)) is None:
                 break     # not a front view
             row = _scored(booster, turned, train_window.clip_windows(turned, source=clips[f]), f"{f} turned {i + 1}")
             if row is not None:
