@@ -186,8 +186,10 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
                            min_rep_s=0.4, max_rep_s=10.0)),
         range_measure="head_curl",
         # The feet stay down (hip height above the lower ankle moves < 60 % of the torso; real crunches: 95th
-        # percentile 35): leg raises lift them.
-        rep_gates=(RepGate("hip_height", max_swing=60.0),),
+        # percentile 35): leg raises lift them. And it starts lying back: the trunk within 60 deg of the floor on
+        # part of the rep (its 10th percentile; crunch and sit-up reps of the clips: <= 48 at clip rate and at 10
+        # frames/s). Sitting up and talking (80-85), standing (high knees), or a group at a desk bend at the hip too.
+        rep_gates=(RepGate("hip_height", max_swing=60.0), RepGate("trunk_rise", ceiling=60.0)),
         rules=(
             # Shoulder->ear line: lying 20-30 deg, curled up 55-70 deg.
             FormRule("shoulders_down_at_start", START, REACH, "Lower your shoulders back to the floor",

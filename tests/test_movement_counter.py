@@ -361,6 +361,22 @@ def test_a_set_on_the_floor_does_not_go_on_standing_up():
     assert len(reps) == 6
 
 
+@pytest.mark.parametrize("lying, upright, expected", [(10.0, 55.0, 3), (None, None, 3), (80.0, 88.0, 0)],
+                         ids=["lying-back", "trunk-unmeasurable", "sitting-up-talking"])
+def test_a_crunch_starts_lying_back(lying, upright, expected):
+    # The trunk bends at the hip as much sitting up and talking with the hands, or standing, as in a crunch; a
+    # crunch starts lying back (the trunk within 60 deg of the floor on part of the rep). Seen head-on from the
+    # feet the trunk's rise cannot be measured: no verdict, counted.
+    counter = ExerciseCounter(CATALOGUE["crunch"])
+    t, v = reps_signal(3, top=0.0, bottom=1.0, period=1.6, rest=0.8)
+    reps = []
+    for ti, d in zip(t, v):
+        rise = None if lying is None else lying + (upright - lying) * d
+        m = {"head_curl": 150 - 40 * d, "trunk_bend": 150 - 40 * d, "hip_height": 10.0, "trunk_rise": rise}
+        reps += [r for r in [counter.update(float(ti), m)] if r]
+    assert len(reps) == expected
+
+
 def test_recognition_naming_another_exercise_ends_the_set():
     tracker = ExerciseTracker()
     reps = []
