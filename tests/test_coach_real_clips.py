@@ -32,6 +32,8 @@ VARIANTS = [
     ("Sumukh0504__prime-fitness/lunges.mp4", "alternating lunges seen from the front"),
     ("rnhrn__exercises/lunges.mp4", "reverse lunges, three-quarter view"),
     ("409416541__Independent-Study/Jumping_Jacks.mp4", "jumping jacks at home, front view"),
+    ("lightweight-human-pose-e/jumping_jacks_front.mp4",
+     "jumping jacks in a studio, front view; the picture fades out as the last jack comes down"),
     ("Fitness/plank.mp4", "forearm plank, side-on"),
     ("summerobert__cestazazdravim/plank.mp4", "high plank, low frame rate"),
     ("TechBusa__AmilaFitnessHub/plank.mp4", "forearm plank, side-on, then head-on after a cross-fade"),

@@ -136,6 +136,44 @@ def test_a_trainee_who_stands_up_in_the_last_frames_is_counted_when_the_stream_e
     assert glitch.finish() is None and glitch.count == 0
 
 
+def jacks_fading_on_the_way_back(fps: float = 24.0):
+    """Three jumping jacks (arm elevation 10 -> 150 -> 10 deg) and the counter that sees them up to the first frame
+    of the third jack's way down that is back past the band, where the picture fades out; that frame's index."""
+    jack = CATALOGUE["jumping_jack"].signals[0]
+    t, v = reps_signal(3, top=10.0, bottom=150.0, period=1.0, rest=0.5, fps=fps)
+    counter = MovementCounter(jack)
+    for i, (ti, vi) in enumerate(zip(t, v)):
+        was_past = counter.bands()[1] is not None and vi <= counter.bands()[1]
+        counter.update(float(ti), float(vi))
+        if counter.count == 2 and counter.phase == "end" and was_past and v[i - 1] > counter.bands()[1]:
+            return t, v, i
+    raise AssertionError("no such frame")
+
+
+def test_arms_still_coming_down_steadily_past_the_band_as_the_picture_fades_complete_the_jack():
+    # The 12th jack of a clip that fades to a logo: the arms pass the band on the last frame BlazePose sees, the one
+    # before is not yet past, and the running median lags both. They travel steadily: that is a jack.
+    jack = CATALOGUE["jumping_jack"].signals[0]
+    t, v, last = jacks_fading_on_the_way_back()
+    ended = MovementCounter(jack)
+    for ti, vi in zip(t[:last + 1], v[:last + 1]):
+        ended.update(float(ti), float(vi))
+    assert ended.count == 2 and ended.finish() is not None and ended.count == 3        # the stream ends there
+    gone = MovementCounter(jack)
+    reps = [r for ti, vi in zip(t[:last + 1], v[:last + 1]) if (r := gone.update(float(ti), float(vi)))]
+    after = [(t[last] + k / 24.0, None) for k in range(1, 72)] + [(t[last] + 3.0, 10.0)]  # gone 3 s, then back
+    reps += [r for ti, vi in after if (r := gone.update(float(ti), vi))]
+    assert len(reps) == 3 and reps[-1].ended_at == pytest.approx(t[last])
+    # A skeleton that hops to another person's arms, at their sides, from a frame not yet past the band: the last
+    # step more than twice the one before. No trainee comes back like that.
+    assert v[last - 1] - 0.0 > 2 * (v[last - 2] - v[last - 1])
+    hop = MovementCounter(jack)
+    for ti, vi in zip(t[:last], v[:last]):
+        hop.update(float(ti), float(vi))
+    hop.update(float(t[last]), 0.0)
+    assert hop.finish() is None and hop.count == 2
+
+
 def test_a_start_level_that_never_comes_back_ends_each_rep_where_the_trainee_turns():
     # Standing straight (170), then a step into a split stance: every rep from 135 down to 65 and back, the
     # first one leaving 170, a level that never comes back. Each rep ends at the turn at its top.

@@ -22,6 +22,13 @@ TOP_WINDOW_S = 3.0    # the start level is the highest point of the last this ma
                       # not (the level it left is still in the window)
 UNSEEN_START_S = 0.3  # a swing that leaves the level of the stream's first this many seconds began before it
 GAP_RESET_S = 2.0     # without the signal this long (out of the picture, a cut) the position is unknown again
+# When the signal stops (the stream ends, or it is gone GAP_RESET_S), a swing whose last raw values are back past
+# the band completes: the last two (one glitch never completes a rep), or the last alone when it ends TRAVEL steps
+# that rise steadily, none more than STEADY times the one before (the trainee still moving back as a fade or the
+# edge of the picture takes them, which the running median lags; a limb slows into the start position, while a
+# skeleton that hops to another person jumps).
+TRAVEL = 2
+STEADY = 2.0
 CALIBRATION_REPS = 4  # the calibrated range is the median of this many recent reps, with the prior as one more
 # A swing far larger than this trainee's reps (more than BIG_SWING times the calibrated range: a start level
 # remembered from standing up straight before a split stance) completes once it returns UP_SHARE of
@@ -66,6 +73,7 @@ class MovementCounter:
         self.ranges: deque[float] = deque(maxlen=CALIBRATION_REPS)
         self.value: float | None = None                   # smoothed signal, in the signal's own direction
         self._window: deque[tuple[float, float]] = deque()   # (t, raw) of the last SMOOTH_S, for the median
+        self._tail: deque[float] = deque(maxlen=TRAVEL + 1)   # the last raw values (whatever the frame rate)
         self._last_t: float | None = None
         self._prev_t: float | None = None   # the sample before the last one
         self._reset()
@@ -85,6 +93,7 @@ class MovementCounter:
         self._peak: float | None = None  # highest point since the far end of the current swing
         self._peak_t = 0.0
         self._window.clear()
+        self._tail.clear()
 
     @property
     def calibrated_range(self) -> float:
@@ -118,18 +127,21 @@ class MovementCounter:
         return max(self.signal.min_swing, UP_SHARE * reference)
 
     def update(self, t: float, value: float | None) -> Rep | None:
+        lost = None
         if self._last_t is not None and t - self._last_t > GAP_RESET_S:
+            lost = self.finish()   # a rep its last frames completed before the signal went
             self._reset()
         if value is None or value != value:
-            return None
+            return lost
         self._prev_t, self._last_t = self._last_t, t
+        self._tail.append(self.sign * value)
         s = self._smooth(t, self.sign * value)
         self.value = self.sign * s
         if self._top is None:
             self._low = self._first = s
             self._low_t = self._first_t = t
             self._top, self._top_t = self._window_max(t, s)
-            return None
+            return lost
         if self.phase == "end":
             return self._in_swing(t, s)
         # At (or not yet known to be away from) the start: follow the start level.
@@ -187,13 +199,19 @@ class MovementCounter:
         return None
 
     def finish(self) -> Rep | None:
-        """The stream ends: a swing whose last frames are back past the band completes (the running median lags a
-        trainee who stands up in the last few frames). Judged on the two last raw values, so one glitch never does."""
-        if self.phase != "end" or len(self._window) < 2 or self._last_t is None:
+        """The signal stops (the stream ends; `update` calls it when the signal has been gone GAP_RESET_S): a swing
+        whose last raw values are back past the band completes (the running median lags a trainee who stands up in
+        the last few frames). See TRAVEL."""
+        if self.phase != "end" or len(self._tail) < 2 or self._last_t is None:
             return None
-        last = min(v for _, v in list(self._window)[-2:])
-        if last - self._low >= self._up_threshold():
-            return self._complete(self._last_t, last, started=self._left_t)
+        need = self._low + self._up_threshold()
+        tail = list(self._tail)
+        if min(tail[-2:]) >= need:
+            return self._complete(self._last_t, min(tail[-2:]), started=self._left_t)
+        steps = [b - a for a, b in zip(tail, tail[1:])]
+        if (len(tail) > TRAVEL and tail[-1] >= need and min(steps) > 0
+                and all(later <= STEADY * earlier for earlier, later in zip(steps, steps[1:]))):
+            return self._complete(self._last_t, tail[-1], started=self._left_t)
         return None
 
     def _complete(self, t: float, s: float, started: float, opened: bool = False, turned: bool = False) -> Rep | None:
