@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from common.exercises import CATALOGUE, COUNTED, NONE, STANDING, Exercise
 from common.rep_signals import signal_value
-from services.coach.movement_counter import MovementCounter, Rep
+from services.coach.movement_counter import GAP_RESET_S, MovementCounter, Rep
 
 CREDIT_LAG_S = 4.0     # reps that ended this long before recognition settled on their exercise still count
 OVERLAP_S = 0.2        # a pending rep starting this long before the last credited rep ended is that same rep
@@ -57,8 +57,10 @@ class ExerciseCounter:
         self.range_measure = exercise.range_measure
         self.gates = exercise.rep_gates
         self._tracked = sorted({self.range_measure, STANDING.measure, *(g.measure for g in self.gates)} - {""})
-        self._history: deque[tuple[float, dict]] = deque()   # (t, tracked measures), one rep back
-        self._horizon = max(s.max_rep_s for s in exercise.signals)
+        self._history: deque[tuple[float, dict]] = deque()   # (t, tracked measures), _horizon back
+        # One rep back, and GAP_RESET_S more: a rep the counter completes once the signal has been gone that long
+        # is judged on all its frames.
+        self._horizon = max(s.max_rep_s for s in exercise.signals) + GAP_RESET_S
         self._last_end = float("-inf")
         self.gated = 0   # swings that were not this exercise's reps
 
