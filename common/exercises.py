@@ -7,7 +7,7 @@ body measures (services/coach/form_rules.py computes them from the landmarks) an
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 NONE = "none"
 START, END = "start", "end"
@@ -119,7 +119,7 @@ HANDS_CARRY = RepGate("wrist_height", roof=30.0)
 # frames (push-up reps of the clips: on >= 78 % of them; at 10 frames/s >= 93 %). Where BlazePose hops between
 # people (a group at a laptop, upper bodies only), the arm it bends is seen on one frame and the torso on another
 # (28 % together over such a "rep").
-HANDS_WITH_TORSO = RepGate("wrist_height", roof=30.0, seen_share=0.5)
+HANDS_WITH_TORSO = replace(HANDS_CARRY, seen_share=0.5)
 
 
 @dataclass(frozen=True)
