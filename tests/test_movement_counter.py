@@ -492,3 +492,35 @@ def test_given_exercise_counts_from_the_first_frame_and_flush_credits_a_short_st
         assert short.update(t, m, "none") == []           # a one-rep clip ends before recognition settles
     assert [r.number for r in short.flush("squat")] == [1]
     assert short.flush("squat") == []                    # flushed once
+
+
+def test_a_rep_completed_once_the_body_is_gone_is_judged_on_all_its_frames():
+    # A slow sit-up (9 s, its longest allowed is 10) lying back only in its first 1.5 s, then held half-up; the body
+    # is lost as the trainee comes back up, and the rep completes 2 s later. The gates must still see the frames
+    # where the trunk lay back (the 10th percentile of trunk_rise: 10 deg, not 70).
+    counter = ExerciseCounter(CATALOGUE["crunch"])
+    fps = 30.0
+    frames = []
+    for i in range(int(10.5 * fps)):
+        t = i / fps
+        if t < 1.0:
+            bend = 150.0
+        elif t < 2.0:
+            bend = 150.0 - 40.0 * (t - 1.0)
+        elif t < 9.0:
+            bend = 110.0
+        else:
+            bend = 110.0 + 40.0 * (t - 9.0)
+        frames.append((t, bend, 10.0 if 1.0 <= t < 2.5 else 70.0))
+    reps, last = [], None
+    for t, bend, rise in frames:
+        m = {"head_curl": bend, "trunk_bend": bend, "hip_height": 10.0, "trunk_rise": rise}
+        reps += [r for r in [counter.update(t, m)] if r]
+        lead = counter.lead
+        if lead.phase == "end" and lead.bands()[1] is not None and bend >= lead.bands()[1]:
+            last = t
+            break                                         # the body is lost here, on the way back up
+    assert not reps and last is not None
+    for k in range(1, 100):                               # 3.3 s of frames without a body
+        reps += [r for r in [counter.update(last + k / fps, {})] if r]
+    assert len(reps) == 1 and reps[0].ended_at == pytest.approx(last)
