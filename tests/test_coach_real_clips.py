@@ -23,6 +23,7 @@ VARIANTS = [
     ("WorkoutTracker/squat_19.mp4", "squat seen from the front"),
     ("aiTrainer/squats.mp4", "squat, portrait video"),
     ("PushUp-Counter/pushup2.mp4", "push-ups side-on"),
+    ("PushUp-Counter/pushup.mp4", "push-ups in a tutorial that opens on 0.4 s of another shot at the bottom"),
     ("Sumukh0504__prime-fitness/incline_pushup.mp4", "incline push-ups, tilted camera"),
     ("lightweight-human-pose-e/wall_push_ups.mp4", "wall push-ups"),
     ("Subhadip313__Fitness-Guide-360/situps.mp4", "full sit-ups"),

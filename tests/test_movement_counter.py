@@ -105,6 +105,24 @@ def test_a_lone_glitching_first_sample_at_the_far_end_is_not_a_rep():
     assert len(count(situp, t, v)) == 2
 
 
+@pytest.mark.parametrize("fps", [24.0, 30.0, 60.0])
+def test_a_cut_from_another_shot_at_the_bottom_to_the_top_is_not_a_rep(fps):
+    # An edited video opens on 0.43 s of another shot with the elbow at 62 deg, then cuts to the trainee at the
+    # top (144, 158 ...): up by 80 deg between two frames, faster than any body. The stream opens after the cut.
+    pushup = CATALOGUE["push_up"].signals[0]
+    t, v = reps_signal(3, top=160, bottom=70, fps=fps)
+    shot = np.full(round(0.43 * fps), 62.0)
+    opened = np.r_[shot, v]
+    assert len(count(pushup, np.arange(len(opened)) / fps, opened)) == 3
+    # The same opening rising for real, over 0.3 s, is a rep the stream opened in.
+    rising = np.r_[shot, np.linspace(62, 160, round(0.3 * fps)), v]
+    assert len(count(pushup, np.arange(len(rising)) / fps, rising)) == 4
+    # One glitching sample up in the middle of a real rise does not make it a cut.
+    glitch = rising.copy()
+    glitch[len(shot) + 1] = 150.0
+    assert len(count(pushup, np.arange(len(glitch)) / fps, glitch)) == 4
+
+
 def test_a_rep_the_stream_opened_in_has_no_lower_bound_on_its_length():
     slow = RepSignal((("knee_angle", 1.0, 1.0),), start_high=True, prior_range=80.0, min_swing=30.0,
                      min_rep_s=0.9, max_rep_s=12.0)
