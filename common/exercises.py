@@ -30,6 +30,9 @@ class RepSignal:
     min_swing: float              # a smaller swing is never a rep (fidgeting, tracking noise)
     min_rep_s: float              # a faster swing is a tracking glitch
     max_rep_s: float              # a slower one is not a rep of this exercise (sitting down, walking off)
+    # A fallback's reps count only on a frame where the exercise's other signals are unseen (a close-up that cuts
+    # the torso, and with it the hip height, off the picture): it never adds a rep they see as none.
+    fallback: bool = False
 
 
 # Squats and lunges drop the hips and bend the knees. Seen from the front the knee angle in the picture barely
@@ -37,6 +40,9 @@ class RepSignal:
 # where the torso, by which the hip height is measured, is seen poorly. Units: a knee swing of 80 deg or a hip
 # drop of 40 % of the torso is one unit.
 LEG_BLEND = (("knee_angle", 0.3, 80.0), ("hip_height", 0.7, 40.0))
+# Where the torso is not seen at all (a tutorial cuts to the legs mid-rep), the knee alone finishes the rep.
+KNEE_FALLBACK = dict(measures=(("knee_angle", 1.0, 1.0),), start_high=True, prior_range=80.0, min_swing=40.0,
+                     max_rep_s=12.0, fallback=True)
 
 
 @dataclass(frozen=True)
@@ -204,7 +210,8 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         # A lunge steps, sinks and rises: never under 0.9 s (the clips': 1.3-2.5 s). Running in place or high
         # knees bend a knee and bob the hips every 0.7 s.
         signals=(RepSignal(LEG_BLEND, start_high=True, prior_range=1.0, min_swing=0.4, min_rep_s=0.9,
-                           max_rep_s=12.0),),
+                           max_rep_s=12.0),
+                 RepSignal(min_rep_s=0.9, **KNEE_FALLBACK)),
         range_measure="knee_angle",
         rep_gates=(RepGate("hip_height", min_swing=15.0),),   # the hips drop (in % of the torso)
         window_posture=(STANDING,),
@@ -238,7 +245,8 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         "Side view (or three-quarter), feet in view.", "side",
         required_joints=("shoulder", "hip", "knee"),
         signals=(RepSignal(LEG_BLEND, start_high=True, prior_range=1.0, min_swing=0.4, min_rep_s=0.3,
-                           max_rep_s=12.0),),
+                           max_rep_s=12.0),
+                 RepSignal(min_rep_s=0.3, **KNEE_FALLBACK)),
         range_measure="knee_angle",
         rep_gates=(RepGate("hip_height", min_swing=15.0),),   # the hips drop (in % of the torso)
         window_posture=(STANDING,),

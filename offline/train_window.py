@@ -36,13 +36,14 @@ MOVING, STILL = 0.6, 0.3  # the clip's signal swings >= MOVING x its minimum rep
 
 
 def signal_ranges(clip: Clip) -> list[tuple[np.ndarray, float]]:
-    """(per-frame value, minimum rep swing) of each signal of the clip's own exercise."""
+    """(per-frame value, minimum rep swing) of each signal of the clip's own exercise (not its fallbacks: they
+    stand in for the others where those are unseen)."""
     entry = CATALOGUE.get(clip.exercise)
     if entry is None or not entry.signals:
         return []
     measures = [measure_all(lm, clip.aspect) for lm in clip.landmarks]
     out = []
-    for signal in entry.signals:
+    for signal in (s for s in entry.signals if not s.fallback):
         values = np.array([np.nan if (v := signal_value(signal, m)) is None else v for m in measures])
         out.append((values, signal.min_swing))
     return out

@@ -32,6 +32,7 @@ VARIANTS = [
     ("guilleccc__express-workout-rn/lunge.mp4", "static forward lunges"),
     ("Sumukh0504__prime-fitness/lunges.mp4", "alternating lunges seen from the front"),
     ("rnhrn__exercises/lunges.mp4", "reverse lunges, three-quarter view"),
+    ("TechBusa__AmilaFitnessHub/lunges.mp4", "reverse lunges; the video cuts to the legs in the third one"),
     ("409416541__Independent-Study/Jumping_Jacks.mp4", "jumping jacks at home, front view"),
     ("lightweight-human-pose-e/jumping_jacks_front.mp4",
      "jumping jacks in a studio, front view; the picture fades out as the last jack comes down"),

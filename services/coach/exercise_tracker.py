@@ -62,13 +62,16 @@ class ExerciseCounter:
         # is judged on all its frames.
         self._horizon = max(s.max_rep_s for s in exercise.signals) + GAP_RESET_S
         self._last_end = float("-inf")
+        self._main_seen = True   # on the last frame, some signal that is not a fallback was seen
         self.gated = 0   # swings that were not this exercise's reps
 
     def update(self, t: float, measures: dict) -> Rep | None:
         self._history.append((t, {m: measures.get(m) for m in self._tracked}))
         while self._history[0][0] < t - self._horizon:
             self._history.popleft()
-        return self._judge([counter.update(t, signal_value(counter.signal, measures)) for counter in self.counters])
+        values = [signal_value(counter.signal, measures) for counter in self.counters]
+        self._main_seen = any(v is not None for c, v in zip(self.counters, values) if not c.signal.fallback)
+        return self._judge([counter.update(t, v) for counter, v in zip(self.counters, values)])
 
     def finish(self) -> Rep | None:
         """The stream ends: a rep its last frames complete (see MovementCounter.finish)."""
@@ -76,6 +79,8 @@ class ExerciseCounter:
 
     def _judge(self, reps: list[Rep | None]) -> Rep | None:
         done = None
+        # A fallback signal's rep counts only where the main signals are unseen (see RepSignal.fallback).
+        reps = [None if self._main_seen and c.signal.fallback else r for c, r in zip(self.counters, reps)]
         for rep in reps:
             # The other signals of the same movement complete a moment apart: one movement, one rep.
             if rep is not None and rep.started_at >= self._last_end - OVERLAP_S and done is None:
@@ -94,8 +99,10 @@ class ExerciseCounter:
 
     @property
     def lead(self) -> MovementCounter:
-        """The counter showing the most movement (for the phase, the bands and the form rules)."""
-        return max(self.counters, key=lambda c: (c.phase == "end", c.count))
+        """The counter showing the most movement (for the phase, the bands and the form rules); a fallback one only
+        while the main signals are unseen."""
+        counters = [c for c in self.counters if not (self._main_seen and c.signal.fallback)]
+        return max(counters, key=lambda c: (c.phase == "end", c.count))
 
 
 class ExerciseTracker:
