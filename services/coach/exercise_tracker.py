@@ -62,6 +62,7 @@ class ExerciseCounter:
         # is judged on all its frames.
         self._horizon = max(s.max_rep_s for s in exercise.signals) + GAP_RESET_S
         self._last_end = float("-inf")
+        self._fallback = any(s.fallback for s in exercise.signals)
         self._main_seen = True   # on the last frame, some signal that is not a fallback was seen
         self.gated = 0   # swings that were not this exercise's reps
 
@@ -70,7 +71,8 @@ class ExerciseCounter:
         while self._history[0][0] < t - self._horizon:
             self._history.popleft()
         values = [signal_value(counter.signal, measures) for counter in self.counters]
-        self._main_seen = any(v is not None for c, v in zip(self.counters, values) if not c.signal.fallback)
+        if self._fallback:
+            self._main_seen = any(v is not None for c, v in zip(self.counters, values) if not c.signal.fallback)
         return self._judge([counter.update(t, v) for counter, v in zip(self.counters, values)])
 
     def finish(self) -> Rep | None:

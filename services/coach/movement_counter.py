@@ -139,12 +139,13 @@ class MovementCounter:
             self._reset()
         if value is None or value != value:
             return lost
-        if self.phase == "" and self._tail and self._last_t is not None:
+        if self.phase == "" and self._tail and (self._cut_from is not None
+                                                or self.sign * value - self._tail[-1] >= self.signal.min_swing):
             rise = max(self.signal.min_swing, OPEN_SHARE * self.calibrated_range)
-            jump = t - self._last_t <= CUT_S and self.sign * value - self._tail[-1] >= rise
             if self._cut_from is not None and self.sign * value - self._cut_from >= rise:
                 self._reset()   # see CUT_S: still up after the jump, so not a glitching sample
             else:
+                jump = t - self._last_t <= CUT_S and self.sign * value - self._tail[-1] >= rise
                 self._cut_from = self._tail[-1] if jump else None
         self._prev_t, self._last_t = self._last_t, t
         self._tail.append(self.sign * value)
