@@ -438,12 +438,18 @@ def test_a_close_up_that_cuts_the_torso_mid_rep_leaves_the_knee_to_finish_it(exe
     # A tutorial cuts to the legs at the bottom of the third rep: no shoulders, so no hip height and no blend; the
     # knee alone is seen rising, and it completes that rep. While the blend is seen, the knee alone never counts:
     # knees that bend with the hips staying up (high knees) are not a squat or a lunge.
-    counter = ExerciseCounter(CATALOGUE[exercise])
+    counter, tracker = ExerciseCounter(CATALOGUE[exercise]), ExerciseTracker()
     t, v = reps_signal(3, top=0.0, bottom=1.0, period=2.0, rest=1.0)
     cut = 1.0 + 2 * 3.0 + 1.0                          # the third rep's bottom
-    reps = [r for ti, d in zip(t, v) if (r := counter.update(float(ti), {
-        **squat_measures(float(d)), "hip_height": None if ti >= cut else 170 - 70 * float(d)}))]
+    reps, drawn = [], {}
+    for ti, d in zip(t, v):
+        m = {**squat_measures(float(d)), "hip_height": None if ti >= cut else 170 - 70 * float(d)}
+        reps += [r for r in [counter.update(float(ti), m)] if r]
+        tracker.update(float(ti), m, exercise)
+        drawn[ti >= cut] = drawn.get(ti >= cut, set()) | {tracker.signal(exercise)[0] is None}
     assert len(reps) == 3
+    # The signal drawn (annotate's strip) is the blend's, in its units; while the knee alone carries the rep, none.
+    assert drawn == {False: {False}, True: {True}}
     hips_up = ExerciseCounter(CATALOGUE[exercise])
     reps = [r for ti, d in zip(t, v) if (r := hips_up.update(float(ti), {**squat_measures(float(d)),
                                                                        "hip_height": 170.0}))]

@@ -101,9 +101,9 @@ class ExerciseCounter:
 
     @property
     def lead(self) -> MovementCounter:
-        """The counter showing the most movement (for the phase, the bands and the form rules); a fallback one only
-        while the main signals are unseen."""
-        counters = [c for c in self.counters if not (self._main_seen and c.signal.fallback)]
+        """The counter showing the most movement (for the phase, the bands and the form rules): of the fallback
+        signals while the main ones are unseen, else of the main ones."""
+        counters = [c for c in self.counters if c.signal.fallback != self._main_seen]
         return max(counters, key=lambda c: (c.phase == "end", c.count))
 
 
@@ -224,6 +224,8 @@ class ExerciseTracker:
         if counter is None:
             return None, None, None
         lead = counter.lead
+        if lead.signal.fallback:   # another unit (degrees, not the blend's): the strip shows a gap meanwhile
+            return None, None, None
         down, up = lead.bands()
         return lead.value, down, up
 
