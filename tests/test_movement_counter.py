@@ -10,7 +10,7 @@ import pytest
 from common.exercises import CATALOGUE, RepSignal
 from services.coach.exercise_tracker import (CHAIN_GAP_S, CREDIT_LAG_S, RESUME_S, ExerciseCounter,
                                              ExerciseTracker)
-from services.coach.movement_counter import MovementCounter
+from services.coach.movement_counter import CUT_SHARE, MovementCounter
 
 KNEE = RepSignal((("knee_angle", 1.0, 1.0),), start_high=True, prior_range=80.0, min_swing=30.0, min_rep_s=0.3,
                  max_rep_s=12.0)
@@ -105,22 +105,28 @@ def test_a_lone_glitching_first_sample_at_the_far_end_is_not_a_rep():
     assert len(count(situp, t, v)) == 2
 
 
-@pytest.mark.parametrize("fps", [24.0, 30.0, 60.0])
+@pytest.mark.parametrize("fps", [10.0, 24.0, 30.0, 60.0])
 def test_a_cut_from_another_shot_at_the_bottom_to_the_top_is_not_a_rep(fps):
     # An edited video opens on 0.43 s of another shot with the elbow at 62 deg, then cuts to the trainee at the
-    # top (144, 158 ...): up by 80 deg between two frames, faster than any body. The stream opens after the cut.
+    # top (144, 158 ...): up by 80 deg between two frames, faster than a body. The stream opens after the cut.
     pushup = CATALOGUE["push_up"].signals[0]
     t, v = reps_signal(3, top=160, bottom=70, fps=fps)
     shot = np.full(round(0.43 * fps), 62.0)
     opened = np.r_[shot, v]
     assert len(count(pushup, np.arange(len(opened)) / fps, opened)) == 3
-    # The same opening rising for real, over 0.3 s, is a rep the stream opened in.
-    rising = np.r_[shot, np.linspace(62, 160, round(0.3 * fps)), v]
+    # The same opening rising for real, over half a second, is a rep the stream opened in.
+    rise = 62 + (160 - 62) * (1 - np.cos(np.linspace(0, np.pi, round(0.5 * fps)))) / 2
+    rising = np.r_[shot, rise, v]
     assert len(count(pushup, np.arange(len(rising)) / fps, rising)) == 4
-    # One glitching sample up in the middle of a real rise does not make it a cut.
+    # One glitching sample up at the start of a real rise does not make it a cut.
     glitch = rising.copy()
-    glitch[len(shot) + 1] = 150.0
+    glitch[len(shot)] = 150.0
     assert len(count(pushup, np.arange(len(glitch)) / fps, glitch)) == 4
+    # Below 1 / (CUT_SHARE x the shortest push-up) frames/s no step is that short: the cut counts as a rise.
+    slow = 0.9 / (CUT_SHARE * pushup.min_rep_s)
+    t, v = reps_signal(3, top=160, bottom=70, fps=slow)
+    opened = np.r_[np.full(round(0.43 * slow), 62.0), v]
+    assert len(count(pushup, np.arange(len(opened)) / slow, opened)) == 4
 
 
 def test_a_rep_the_stream_opened_in_has_no_lower_bound_on_its_length():

@@ -29,11 +29,12 @@ GAP_RESET_S = 2.0     # without the signal this long (out of the picture, a cut)
 # skeleton that hops to another person jumps).
 TRAVEL = 2
 STEADY = 2.0
-# Up from the far end by the opening rise (OPEN_SHARE) between two raw samples at most CUT_S apart: faster than a
-# body moves (a push-up's elbow would turn 900 deg/s), so a cut of an edited video from another shot at the bottom
-# to the trainee at the top, not a rise, once the next sample is still up (one glitching sample comes back down).
-# The stream opens after the cut. Below 18 frames/s no step is this short.
-CUT_S = 0.055
+# Up from the far end by the opening rise (OPEN_SHARE of the range) between two raw samples at most CUT_SHARE of the
+# signal's shortest rep apart (push-ups 0.12 s): as fast as the quickest rep it allows, down and up, averages over all
+# of it, where a body starts and ends a rise slowly (a push-up's elbow would turn 450 deg/s from the first sample).
+# So a cut of an edited video from another shot at the bottom to the trainee at the top, not a rise, once the next
+# sample is still up (one glitching sample comes back down). The stream opens after the cut.
+CUT_SHARE = 0.3
 CALIBRATION_REPS = 4  # the calibrated range is the median of this many recent reps, with the prior as one more
 # A swing far larger than this trainee's reps (more than BIG_SWING times the calibrated range: a start level
 # remembered from standing up straight before a split stance) completes once it returns UP_SHARE of
@@ -99,7 +100,7 @@ class MovementCounter:
         self._peak_t = 0.0
         self._window.clear()
         self._tail.clear()
-        self._cut_from: float | None = None   # the raw value before a jump (see CUT_S), until the next sample
+        self._cut_from: float | None = None   # the raw value before a jump (see CUT_SHARE), until the next sample
 
     @property
     def calibrated_range(self) -> float:
@@ -143,9 +144,10 @@ class MovementCounter:
                                                 or self.sign * value - self._tail[-1] >= self.signal.min_swing):
             rise = max(self.signal.min_swing, OPEN_SHARE * self.calibrated_range)
             if self._cut_from is not None and self.sign * value - self._cut_from >= rise:
-                self._reset()   # see CUT_S: still up after the jump, so not a glitching sample
+                self._reset()   # see CUT_SHARE: still up after the jump, so not a glitching sample
             else:
-                jump = t - self._last_t <= CUT_S and self.sign * value - self._tail[-1] >= rise
+                jump = (t - self._last_t <= CUT_SHARE * self.signal.min_rep_s
+                        and self.sign * value - self._tail[-1] >= rise)
                 self._cut_from = self._tail[-1] if jump else None
         self._prev_t, self._last_t = self._last_t, t
         self._tail.append(self.sign * value)
