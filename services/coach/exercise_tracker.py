@@ -70,9 +70,10 @@ class ExerciseCounter:
         self._history.append((t, {m: measures.get(m) for m in self._tracked}))
         while self._history[0][0] < t - self._horizon:
             self._history.popleft()
+        if not self._fallback:
+            return self._judge([counter.update(t, signal_value(counter.signal, measures)) for counter in self.counters])
         values = [signal_value(counter.signal, measures) for counter in self.counters]
-        if self._fallback:
-            self._main_seen = any(v is not None for c, v in zip(self.counters, values) if not c.signal.fallback)
+        self._main_seen = any(v is not None for c, v in zip(self.counters, values) if not c.signal.fallback)
         return self._judge([counter.update(t, v) for counter, v in zip(self.counters, values)])
 
     def finish(self) -> Rep | None:
@@ -80,9 +81,12 @@ class ExerciseCounter:
         return self._judge([counter.finish() for counter in self.counters])
 
     def _judge(self, reps: list[Rep | None]) -> Rep | None:
+        if not any(reps):
+            return None
+        if self._fallback and self._main_seen:
+            # A fallback signal's rep counts only where the main signals are unseen (see RepSignal.fallback).
+            reps = [None if c.signal.fallback else r for c, r in zip(self.counters, reps)]
         done = None
-        # A fallback signal's rep counts only where the main signals are unseen (see RepSignal.fallback).
-        reps = [None if self._main_seen and c.signal.fallback else r for c, r in zip(self.counters, reps)]
         for rep in reps:
             # The other signals of the same movement complete a moment apart: one movement, one rep.
             if rep is not None and rep.started_at >= self._last_end - OVERLAP_S and done is None:
@@ -103,7 +107,8 @@ class ExerciseCounter:
     def lead(self) -> MovementCounter:
         """The counter showing the most movement (for the phase, the bands and the form rules): of the fallback
         signals while the main ones are unseen, else of the main ones."""
-        counters = [c for c in self.counters if c.signal.fallback != self._main_seen]
+        counters = [c for c in self.counters if c.signal.fallback != self._main_seen] if self._fallback \
+            else self.counters
         return max(counters, key=lambda c: (c.phase == "end", c.count))
 
 
