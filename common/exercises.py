@@ -40,9 +40,10 @@ class RepSignal:
 # where the torso, by which the hip height is measured, is seen poorly. Units: a knee swing of 80 deg or a hip
 # drop of 40 % of the torso is one unit.
 LEG_BLEND = (("knee_angle", 0.3, 80.0), ("hip_height", 0.7, 40.0))
-# Where the torso is not seen at all (a tutorial cuts to the legs mid-rep), the knee alone finishes the rep.
-KNEE_FALLBACK = dict(measures=(("knee_angle", 1.0, 1.0),), start_high=True, prior_range=80.0, min_swing=40.0,
-                     max_rep_s=12.0, fallback=True)
+# Where the torso is not seen at all (a tutorial cuts to the legs mid-rep), the knee alone finishes the rep (with
+# the squat's shortest rep; lunges take their own).
+KNEE_FALLBACK = RepSignal((("knee_angle", 1.0, 1.0),), start_high=True, prior_range=80.0, min_swing=40.0,
+                          min_rep_s=0.3, max_rep_s=12.0, fallback=True)
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         # knees bend a knee and bob the hips every 0.7 s.
         signals=(RepSignal(LEG_BLEND, start_high=True, prior_range=1.0, min_swing=0.4, min_rep_s=0.9,
                            max_rep_s=12.0),
-                 RepSignal(min_rep_s=0.9, **KNEE_FALLBACK)),
+                 replace(KNEE_FALLBACK, min_rep_s=0.9)),
         range_measure="knee_angle",
         rep_gates=(RepGate("hip_height", min_swing=15.0),),   # the hips drop (in % of the torso)
         window_posture=(STANDING,),
@@ -246,7 +247,7 @@ CATALOGUE: dict[str, Exercise] = {e.name: e for e in (
         required_joints=("shoulder", "hip", "knee"),
         signals=(RepSignal(LEG_BLEND, start_high=True, prior_range=1.0, min_swing=0.4, min_rep_s=0.3,
                            max_rep_s=12.0),
-                 RepSignal(min_rep_s=0.3, **KNEE_FALLBACK)),
+                 KNEE_FALLBACK),
         range_measure="knee_angle",
         rep_gates=(RepGate("hip_height", min_swing=15.0),),   # the hips drop (in % of the torso)
         window_posture=(STANDING,),

@@ -70,10 +70,9 @@ class ExerciseCounter:
         self._history.append((t, {m: measures.get(m) for m in self._tracked}))
         while self._history[0][0] < t - self._horizon:
             self._history.popleft()
-        if not self._fallback:
-            return self._judge([counter.update(t, signal_value(counter.signal, measures)) for counter in self.counters])
         values = [signal_value(counter.signal, measures) for counter in self.counters]
-        self._main_seen = any(v is not None for c, v in zip(self.counters, values) if not c.signal.fallback)
+        if self._fallback:
+            self._main_seen = any(v is not None for c, v in zip(self.counters, values) if not c.signal.fallback)
         return self._judge([counter.update(t, v) for counter, v in zip(self.counters, values)])
 
     def finish(self) -> Rep | None:
@@ -107,8 +106,7 @@ class ExerciseCounter:
     def lead(self) -> MovementCounter:
         """The counter showing the most movement (for the phase, the bands and the form rules): of the fallback
         signals while the main ones are unseen, else of the main ones."""
-        counters = [c for c in self.counters if c.signal.fallback != self._main_seen] if self._fallback \
-            else self.counters
+        counters = [c for c in self.counters if c.signal.fallback != self._main_seen]
         return max(counters, key=lambda c: (c.phase == "end", c.count))
 
 

@@ -125,6 +125,10 @@ class MovementCounter:
         up = self._low + self._up_threshold() if self.phase == "end" else None
         return self.sign * down, (None if up is None else self.sign * up)
 
+    def _opening_rise(self) -> float:
+        """How far a stream that opened at the far end must rise for that to be a rep (see OPEN_SHARE)."""
+        return max(self.signal.min_swing, OPEN_SHARE * self.calibrated_range)
+
     def _down_threshold(self) -> float:
         return max(self.signal.min_swing, DOWN_SHARE * self.calibrated_range)
 
@@ -140,18 +144,18 @@ class MovementCounter:
             self._reset()
         if value is None or value != value:
             return lost
+        raw = self.sign * value
         if self.phase == "" and self._tail and (self._cut_from is not None
-                                                or self.sign * value - self._tail[-1] >= self.signal.min_swing):
-            rise = max(self.signal.min_swing, OPEN_SHARE * self.calibrated_range)
-            if self._cut_from is not None and self.sign * value - self._cut_from >= rise:
+                                                or raw - self._tail[-1] >= self.signal.min_swing):
+            rise = self._opening_rise()
+            if self._cut_from is not None and raw - self._cut_from >= rise:
                 self._reset()   # see CUT_SHARE: still up after the jump, so not a glitching sample
             else:
-                jump = (t - self._last_t <= CUT_SHARE * self.signal.min_rep_s
-                        and self.sign * value - self._tail[-1] >= rise)
+                jump = t - self._last_t <= CUT_SHARE * self.signal.min_rep_s and raw - self._tail[-1] >= rise
                 self._cut_from = self._tail[-1] if jump else None
         self._prev_t, self._last_t = self._last_t, t
-        self._tail.append(self.sign * value)
-        s = self._smooth(t, self.sign * value)
+        self._tail.append(raw)
+        s = self._smooth(t, raw)
         self.value = self.sign * s
         if self._top is None:
             self._low = self._first = s
@@ -166,7 +170,7 @@ class MovementCounter:
             lone = self._low_t == self._prev_t   # the lowest point so far is the sample just before this one
             if s < self._low:
                 self._low, self._low_t = s, t
-            rise = max(self.signal.min_swing, OPEN_SHARE * self.calibrated_range)
+            rise = self._opening_rise()
             if lone and s - self._low >= rise:
                 # The lowest point came and went in one sample: a glitch (BlazePose's first guess of a body it has
                 # just found), not a position the trainee was in. If it opened the stream, the stream opens here.
